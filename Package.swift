@@ -1,0 +1,95 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "selfheal",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "selfheal", targets: ["selfheal"]),
+        .library(name: "SelfHealing", targets: ["SelfHealing"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    ],
+    targets: [
+        // The event model: fields, vocabulary, roles, decoding and encoding of wire lines. No I/O.
+        .target(name: "SelfHealEvents"),
+        // The primitives services use, and the event sinks (socket emitter, log sink).
+        .target(
+            name: "SelfHealing",
+            dependencies: [
+                "SelfHealEvents",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // SQLite: migrations from schema/, the append-only log, rejects, queries.
+        .target(
+            name: "SelfHealStore",
+            dependencies: [
+                "SelfHealEvents",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            plugins: ["EmbedSchema"]
+        ),
+        // The daemon: socket, framing, batching, group commit, shutdown.
+        .target(
+            name: "SelfHealServer",
+            dependencies: [
+                "SelfHealEvents",
+                "SelfHealStore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The command line: argument parsing and output formatting, nothing else.
+        .target(
+            name: "SelfHealCLI",
+            dependencies: [
+                "SelfHealEvents",
+                "SelfHealing",
+                "SelfHealStore",
+                "SelfHealServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(name: "selfheal", dependencies: ["SelfHealCLI"]),
+        .executableTarget(
+            name: "selfheal-bench",
+            dependencies: [
+                "SelfHealEvents",
+                "SelfHealing",
+                "SelfHealStore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+        // Build tool: turns schema/*.sql into Swift string literals, so schema/ stays the one source.
+        .executableTarget(name: "SchemaEmbedder"),
+        .plugin(name: "EmbedSchema", capability: .buildTool(), dependencies: ["SchemaEmbedder"]),
+        .testTarget(name: "SelfHealEventsTests", dependencies: ["SelfHealEvents"]),
+        .testTarget(
+            name: "SelfHealStoreTests",
+            dependencies: ["SelfHealEvents", "SelfHealStore", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        .testTarget(
+            name: "SelfHealServerTests",
+            dependencies: ["SelfHealEvents", "SelfHealing", "SelfHealStore", "SelfHealCLI", "selfheal"]
+        ),
+    ]
+)
+
+for target in package.targets where [.executable, .test, .regular].contains(target.type) {
+    var settings = target.swiftSettings ?? []
+    // https://github.com/apple/swift-evolution/blob/main/proposals/0335-existential-any.md
+    settings.append(.enableUpcomingFeature("ExistentialAny"))
+    // https://github.com/swiftlang/swift-evolution/blob/main/proposals/0444-member-import-visibility.md
+    settings.append(.enableUpcomingFeature("MemberImportVisibility"))
+    target.swiftSettings = settings
+}
