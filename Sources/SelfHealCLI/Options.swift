@@ -1,0 +1,123 @@
+import ArgumentParser
+import Foundation
+import SelfHealEvents
+import SelfHealServer
+import SelfHealStore
+
+/// Where the data lives: `--data-dir` and `--socket`, with their environment variables.
+struct LocationOptions: ParsableArguments {
+    @Option(name: .customLong("data-dir"), help: "The data directory (env SELFHEAL_DATA_DIR; default .selfheal).")
+    var dataDirectoryOption: String?
+
+    @Option(name: .customLong("socket"), help: "The daemon's socket (env SELFHEAL_SOCKET; default DIR/ingest.sock).")
+    var socketOption: String?
+
+    /// The data directory.
+    var dataDirectory: String {
+        dataDirectoryOption ?? ProcessInfo.processInfo.environment["SELFHEAL_DATA_DIR"] ?? ".selfheal"
+    }
+
+    /// The socket path.
+    var socketPath: String {
+        socketOption ?? ProcessInfo.processInfo.environment["SELFHEAL_SOCKET"]
+            ?? ServerConfiguration.defaultSocketPath(dataDirectory: dataDirectory)
+    }
+
+    /// `DIR/events.db`.
+    var databasePath: String { (dataDirectory as NSString).appendingPathComponent("events.db") }
+
+    /// Opens the store for queries; a missing store is an error that says how to make one.
+    func openStore(projections: [any Projection] = []) throws(CLIError) -> EventStore {
+        guard FileManager.default.fileExists(atPath: databasePath) else {
+            throw CLIError("no event store at \(databasePath): start the daemon with 'selfheal serve' first")
+        }
+        do {
+            return try EventStore(StoreConfiguration(path: databasePath), projections: projections)
+        } catch {
+            throw CLIError(error.message)
+        }
+    }
+}
+
+/// `--format table|json|ndjson`.
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case table, json, ndjson
+}
+
+/// `--since`, `--until` and `--tz` of the query commands.
+struct RangeOptions: ParsableArguments {
+    @Option(
+        parsing: .unconditional,
+        help: "Start of the range, inclusive: RFC 3339, YYYY-MM-DD, now, or -30m/-2h/-7d (default -24h)."
+    )
+    var since: String = "-24h"
+
+    @Option(parsing: .unconditional, help: "End of the range, exclusive (default now).")
+    var until: String = "now"
+
+    @Option(help: "Time zone for dates and the table's times, e.g. Europe/Paris (default the system zone).")
+    var tz: String?
+
+    /// The zone named by `--tz`, or the system's.
+    func zone() throws(CLIError) -> TimeZone {
+        guard let tz else { return TimeZone.current }
+        guard let zone = TimeZone(identifier: tz) else { throw CLIError("unknown time zone \"\(tz)\"") }
+        return zone
+    }
+
+    /// `[since, until)` in epoch milliseconds.
+    func range(now: Int64 = currentMillis()) throws(CLIError) -> (since: Int64, until: Int64) {
+        let parser = TimeExpression(zone: try zone(), now: now)
+        let since = try parser.parse(self.since)
+        let until = try parser.parse(self.until)
+        guard since <= until else { throw CLIError("--since is after --until") }
+        return (since, until)
+    }
+}
+
+/// Runs a command body, turning any error into one line on stderr and exit status 1.
+func reportingErrors(_ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch let error as ExitCode {
+        throw error
+    } catch let error as CLIError {
+        printError(error.message)
+        throw ExitCode.failure
+    } catch let error as StoreError {
+        printError(error.message)
+        throw ExitCode.failure
+    } catch let error as ServerError {
+        printError(error.message)
+        throw ExitCode.failure
+    } catch {
+        printError("\(error)")
+        throw ExitCode.failure
+    }
+}
+
+/// Prints `selfheal: message` on stderr.
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data("selfheal: \(message)\n".utf8))
+}
+
+/// Writes text to stdout through one buffer (queries can print millions of lines).
+struct OutputStream {
+    private var buffer: [UInt8] = []
+
+    mutating func write(_ text: String) {
+        buffer.append(contentsOf: text.utf8)
+        if buffer.count >= 1 << 16 { flush() }
+    }
+
+    mutating func line(_ text: String) {
+        write(text)
+        buffer.append(0x0A)
+    }
+
+    mutating func flush() {
+        guard !buffer.isEmpty else { return }
+        FileHandle.standardOutput.write(Data(buffer))
+        buffer.removeAll(keepingCapacity: true)
+    }
+}

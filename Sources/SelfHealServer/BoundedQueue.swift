@@ -1,0 +1,123 @@
+import Synchronization
+
+/// A queue between many producers and one consumer that never drops: `push` always enqueues, then suspends
+/// the producer while the queue holds more than its capacity (by weight), which is how the daemon stops
+/// reading from clients when the writer falls behind. The consumer takes everything queued at once.
+final class BoundedQueue<Element: Sendable>: Sendable {
+    private struct State {
+        var items: [Element] = []
+        var weight = 0
+        var finished = false
+        var consumer: CheckedContinuation<[Element]?, Never>?
+        var producers: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private enum PushAction {
+        case none
+        case refused
+        case wait
+        case deliver(CheckedContinuation<[Element]?, Never>, [Element])
+    }
+
+    private enum PopAction {
+        case items([Element], [CheckedContinuation<Void, Never>])
+        case done
+        case wait
+    }
+
+    private let state = Mutex(State())
+    /// The weight above which producers wait.
+    let capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = max(1, capacity)
+    }
+
+    /// Enqueues an element; suspends while the queue is over capacity. Returns false, enqueuing nothing, once
+    /// the queue is finished.
+    @discardableResult
+    func push(_ element: Element, weight: Int = 1) async -> Bool {
+        let action: PushAction = state.withLock { state in
+            guard !state.finished else { return .refused }
+            state.items.append(element)
+            state.weight += max(1, weight)
+            if let consumer = state.consumer {
+                state.consumer = nil
+                let items = state.items
+                state.items = []
+                state.weight = 0
+                return .deliver(consumer, items)
+            }
+            return state.weight > capacity ? .wait : .none
+        }
+        switch action {
+        case .none: return true
+        case .refused: return false
+        case .deliver(let consumer, let items):
+            consumer.resume(returning: items)
+            return true
+        case .wait:
+            await withCheckedContinuation { continuation in
+                let resumeNow = state.withLock { state in
+                    if state.weight <= capacity || state.finished { return true }
+                    state.producers.append(continuation)
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+            return true
+        }
+    }
+
+    /// Takes everything queued, waiting for at least one element; nil once finished and empty.
+    func popAll() async -> [Element]? {
+        let action: PopAction = state.withLock { state in
+            if !state.items.isEmpty {
+                let items = state.items
+                state.items = []
+                state.weight = 0
+                let producers = state.producers
+                state.producers = []
+                return .items(items, producers)
+            }
+            return state.finished ? .done : .wait
+        }
+        switch action {
+        case .items(let items, let producers):
+            for producer in producers { producer.resume() }
+            return items
+        case .done:
+            return nil
+        case .wait:
+            return await withCheckedContinuation { continuation in
+                let immediate: [Element]?? = state.withLock { state in
+                    if !state.items.isEmpty {
+                        let items = state.items
+                        state.items = []
+                        state.weight = 0
+                        return .some(items)
+                    }
+                    if state.finished { return .some(nil) }
+                    state.consumer = continuation
+                    return .none
+                }
+                if let immediate { continuation.resume(returning: immediate) }
+            }
+        }
+    }
+
+    /// Ends the queue: the consumer gets what is left, then nil; waiting producers are released.
+    func finish() {
+        let (consumer, producers): (CheckedContinuation<[Element]?, Never>?, [CheckedContinuation<Void, Never>]) =
+            state.withLock { state in
+                state.finished = true
+                let producers = state.producers
+                state.producers = []
+                guard state.items.isEmpty, let consumer = state.consumer else { return (nil, producers) }
+                state.consumer = nil
+                return (consumer, producers)
+            }
+        consumer?.resume(returning: nil)
+        for producer in producers { producer.resume() }
+    }
+}

@@ -1,0 +1,86 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import SelfHealStore
+import ServiceLifecycle
+import UnixSignals
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `selfheal serve`: takes the data directory's lock, opens the store, and runs the writer and the socket server
+/// until SIGTERM or SIGINT, then stops taking connections, commits every complete line read, answers pending
+/// syncs and returns.
+public enum Daemon {
+    /// Runs the daemon in the foreground.
+    /// - Parameters:
+    ///   - configuration: where and how to serve.
+    ///   - projections: derived state kept in the same transactions as the log.
+    ///   - logger: start, stop, client errors and commit failures; never one line per event.
+    public static func run(
+        _ configuration: ServerConfiguration,
+        projections: [any Projection] = [],
+        logger: Logger
+    ) async throws {
+        let lock = try DataDirectoryLock(dataDirectory: configuration.dataDirectory)
+        try refuseLiveSocket(configuration.socketPath)
+        let store = try EventStore(
+            StoreConfiguration(path: configuration.databasePath, durability: configuration.durability),
+            projections: projections
+        )
+        let queue = BoundedQueue<Submission>(capacity: configuration.queueCapacity)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.threads))
+        let writer = CommitWriter(store: store, queue: queue, logger: logger)
+        let server = IngestServer(configuration: configuration, group: group, queue: queue, logger: logger)
+        // Graceful shutdown runs in reverse order: the server drains its connections, then the writer commits.
+        let services = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [.init(service: writer), .init(service: server)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        do {
+            try await services.run()
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        try await group.shutdownGracefully()
+        logger.info("selfheal daemon stopped")
+        withExtendedLifetime(lock) {}
+    }
+
+    /// A socket file that still answers belongs to a live daemon (of another data directory): never steal it.
+    /// One that does not answer was left by a dead daemon and is replaced.
+    static func refuseLiveSocket(_ path: String) throws(ServerError) {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return }
+        guard (info.st_mode & S_IFMT) == S_IFSOCK else {
+            throw ServerError("\(path) exists and is not a socket; remove it or choose another --socket")
+        }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            throw ServerError("socket path is too long: \(path)")
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        let connected = withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        if connected == 0 {
+            throw ServerError("another daemon is listening on \(path); choose another --socket")
+        }
+    }
+}

@@ -1,0 +1,49 @@
+import NIOCore
+import SelfHealStore
+
+/// Settings of the daemon, with documented defaults.
+public struct ServerConfiguration: Sendable {
+    /// The data directory; the store is `events.db` inside it.
+    public var dataDirectory: String
+    /// The UNIX socket path. Default: `DATA_DIR/ingest.sock`.
+    public var socketPath: String
+    /// The socket file's permission bits. Default: `0o660`.
+    public var socketMode: UInt16
+    /// How commits are made durable. Default: ``Durability/full``.
+    public var durability: Durability
+    /// How many events may wait for the writer before the daemon stops reading from clients. Default: 32,768.
+    public var queueCapacity: Int
+    /// How many sync replies a connection may have pending before the daemon stops reading from it. Default: 256.
+    public var pendingRepliesPerConnection: Int
+    /// Event-loop threads for the socket. Default: the number of cores.
+    public var threads: Int
+
+    /// Creates a configuration with the documented defaults.
+    public init(
+        dataDirectory: String,
+        socketPath: String? = nil,
+        socketMode: UInt16 = 0o660,
+        durability: Durability = .full,
+        queueCapacity: Int = 32_768,
+        pendingRepliesPerConnection: Int = 256,
+        threads: Int = System.coreCount
+    ) {
+        self.dataDirectory = dataDirectory
+        self.socketPath = socketPath ?? ServerConfiguration.defaultSocketPath(dataDirectory: dataDirectory)
+        self.socketMode = socketMode
+        self.durability = durability
+        self.queueCapacity = queueCapacity
+        self.pendingRepliesPerConnection = pendingRepliesPerConnection
+        self.threads = threads
+    }
+
+    /// `DATA_DIR/ingest.sock`.
+    public static func defaultSocketPath(dataDirectory: String) -> String {
+        dataDirectory.hasSuffix("/") ? dataDirectory + "ingest.sock" : dataDirectory + "/ingest.sock"
+    }
+
+    /// `DATA_DIR/events.db`.
+    public var databasePath: String {
+        dataDirectory.hasSuffix("/") ? dataDirectory + "events.db" : dataDirectory + "/events.db"
+    }
+}

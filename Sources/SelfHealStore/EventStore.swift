@@ -1,0 +1,234 @@
+import Foundation
+import GRDB
+import SelfHealEvents
+
+/// How hard a commit works to survive a crash.
+public enum Durability: String, Sendable, CaseIterable {
+    /// One fsync per commit: a committed batch survives a crash of the machine (`synchronous=FULL`).
+    case full
+    /// No fsync per commit: a committed batch survives a crash of the daemon, not of the machine.
+    case normal
+}
+
+/// Settings of an ``EventStore``.
+public struct StoreConfiguration: Sendable {
+    /// The database file, usually `DATA_DIR/events.db`.
+    public var path: String
+    /// How commits are made durable. Default: ``Durability/full``.
+    public var durability: Durability
+    /// Open without writing (no migrations); for queries beside a running daemon. Default: false.
+    public var readOnly: Bool
+    /// How long to wait for another connection's lock before failing, in seconds. Default: 10.
+    public var busyTimeout: Double
+
+    /// Creates a configuration with the documented defaults.
+    public init(path: String, durability: Durability = .full, readOnly: Bool = false, busyTimeout: Double = 10) {
+        self.path = path
+        self.durability = durability
+        self.readOnly = readOnly
+        self.busyTimeout = busyTimeout
+    }
+}
+
+/// Why the store failed, with the cause.
+public struct StoreError: Error, Sendable, CustomStringConvertible {
+    /// What went wrong, in one line.
+    public let message: String
+
+    /// Creates an error.
+    public init(_ message: String) { self.message = message }
+
+    public var description: String { message }
+
+    static func wrapping(_ error: any Error, _ doing: String) -> StoreError {
+        if let error = error as? StoreError { return error }
+        if let error = error as? DatabaseError {
+            return StoreError("\(doing): \(error.message ?? "SQLite error \(error.resultCode.rawValue)")")
+        }
+        return StoreError("\(doing): \(error)")
+    }
+}
+
+/// An event read from a socket, ready to append.
+public struct IncomingEvent: Sendable {
+    /// The validated event.
+    public var event: Event
+    /// When the daemon read it, epoch milliseconds.
+    public var receivedAt: Int64
+    /// Who sent it.
+    public var peer: Peer?
+
+    /// Creates an incoming event.
+    public init(event: Event, receivedAt: Int64, peer: Peer?) {
+        self.event = event
+        self.receivedAt = receivedAt
+        self.peer = peer
+    }
+}
+
+/// What one append did.
+public struct AppendResult: Sendable, Equatable {
+    /// For each appended event in order: its new seq, or nil when it was a duplicate.
+    public var seqs: [Int64?]
+    /// The log's highest seq after the commit.
+    public var lastSeq: Int64
+
+    /// Creates a result.
+    public init(seqs: [Int64?], lastSeq: Int64) {
+        self.seqs = seqs
+        self.lastSeq = lastSeq
+    }
+}
+
+/// Derived state kept in the same transaction as the log (the projections).
+public protocol Projection: Sendable {
+    /// Creates the projection's state from scratch, dropping what was there.
+    func reset(_ db: Database) throws
+    /// Applies newly stored events, in seq order, inside the append's transaction.
+    func apply(_ events: [StoredEvent], _ db: Database) throws
+}
+
+/// The append-only event log in SQLite (SPEC section 4): one database pool per process, migrated on open.
+public final class EventStore: Sendable {
+    /// The database, for the queries of this module.
+    let database: DatabasePool
+    private let projections: [any Projection]
+
+    /// Opens (creating and migrating when needed) the store.
+    public init(_ configuration: StoreConfiguration, projections: [any Projection] = []) throws(StoreError) {
+        var config = Configuration()
+        config.busyMode = .timeout(configuration.busyTimeout)
+        config.readonly = configuration.readOnly
+        config.label = "selfheal"
+        let synchronous = configuration.durability == .full ? "FULL" : "NORMAL"
+        config.prepareDatabase { db in
+            if !db.configuration.readonly {
+                try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+            }
+        }
+        self.projections = projections
+        do {
+            if !configuration.readOnly {
+                let directory = URL(fileURLWithPath: configuration.path).deletingLastPathComponent().path
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            } else if !FileManager.default.fileExists(atPath: configuration.path) {
+                throw StoreError("no event store at \(configuration.path)")
+            }
+            database = try DatabasePool(path: configuration.path, configuration: config)
+            if !configuration.readOnly { try Self.migrator.migrate(database) }
+        } catch {
+            throw StoreError.wrapping(error, "cannot open the event store at \(configuration.path)")
+        }
+    }
+
+    /// The migrations, one per file of `schema/`, in file-name order. Shipped ones never change.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        for migration in SchemaSQL.migrations {
+            migrator.registerMigration(migration.name) { db in try db.execute(sql: migration.sql) }
+        }
+        return migrator
+    }
+
+    /// Appends events and rejected lines in one transaction (one fsync under ``Durability/full``), and
+    /// applies the new events to the projections in the same transaction.
+    public func append(_ events: [IncomingEvent], rejects: [RejectedLine] = []) throws(StoreError) -> AppendResult {
+        do {
+            return try database.write { db in try Self.append(events, rejects: rejects, projections: projections, db) }
+        } catch {
+            throw StoreError.wrapping(error, "cannot commit to the event store")
+        }
+    }
+
+    /// Like ``append(_:rejects:)``, suspending instead of blocking while SQLite commits.
+    public func appendAsync(
+        _ events: [IncomingEvent],
+        rejects: [RejectedLine] = []
+    ) async throws(StoreError) -> AppendResult {
+        let projections = projections
+        do {
+            return try await database.write { db in
+                try Self.append(events, rejects: rejects, projections: projections, db)
+            }
+        } catch {
+            throw StoreError.wrapping(error, "cannot commit to the event store")
+        }
+    }
+
+    private static func append(
+        _ events: [IncomingEvent],
+        rejects: [RejectedLine],
+        projections: [any Projection],
+        _ db: Database
+    ) throws -> AppendResult {
+        var seqs = [Int64?]()
+        seqs.reserveCapacity(events.count)
+        var stored = [StoredEvent]()
+        if !projections.isEmpty { stored.reserveCapacity(events.count) }
+        if !events.isEmpty {
+            let insert = try db.cachedStatement(
+                sql: """
+                    INSERT OR IGNORE INTO events
+                        (ts, received_at, service, component, kind, level, message, incident, event_id, attrs,
+                         peer_uid, peer_pid)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """
+            )
+            for incoming in events {
+                let event = incoming.event
+                let timestamp = event.timestamp ?? incoming.receivedAt
+                insert.setUncheckedArguments([
+                    timestamp, incoming.receivedAt, event.service, event.component, event.kind.name,
+                    event.effectiveLevel.name, event.message, event.incident, event.id, event.attributesJSON,
+                    incoming.peer.map { Int64($0.uid) }, incoming.peer.map { Int64($0.pid) },
+                ])
+                try insert.execute()
+                if db.changesCount == 0 {
+                    seqs.append(nil)
+                } else {
+                    let seq = db.lastInsertedRowID
+                    seqs.append(seq)
+                    if !projections.isEmpty {
+                        var withTime = event
+                        withTime.timestamp = timestamp
+                        stored.append(
+                            StoredEvent(
+                                seq: seq,
+                                timestamp: timestamp,
+                                receivedAt: incoming.receivedAt,
+                                event: withTime,
+                                peer: incoming.peer
+                            )
+                        )
+                    }
+                }
+            }
+        }
+        if !rejects.isEmpty {
+            let insert = try db.cachedStatement(
+                sql: "INSERT INTO rejects (received_at, line, error, raw, peer_uid, peer_pid) VALUES (?, ?, ?, ?, ?, ?)"
+            )
+            for reject in rejects {
+                insert.setUncheckedArguments([
+                    reject.receivedAt, reject.line, reject.error, Data(reject.raw.prefix(WireLimits.maximumLineBytes)),
+                    reject.peer.map { Int64($0.uid) }, reject.peer.map { Int64($0.pid) },
+                ])
+                try insert.execute()
+            }
+        }
+        if !stored.isEmpty {
+            for projection in projections { try projection.apply(stored, db) }
+        }
+        let lastSeq = try Int64.fetchOne(db, sql: "SELECT max(seq) FROM events") ?? 0
+        return AppendResult(seqs: seqs, lastSeq: lastSeq)
+    }
+
+    /// The highest seq in the log; 0 when it is empty.
+    public func lastSeq() throws(StoreError) -> Int64 {
+        do {
+            return try database.read { db in try Int64.fetchOne(db, sql: "SELECT max(seq) FROM events") ?? 0 }
+        } catch {
+            throw StoreError.wrapping(error, "cannot read the event store")
+        }
+    }
+}

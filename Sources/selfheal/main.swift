@@ -1,0 +1,3 @@
+import SelfHealCLI
+
+await SelfHealCommand.runFromCommandLine()
