@@ -67,6 +67,8 @@ let package = Package(
                 "SelfHealEvents",
                 "SelfHealing",
                 "SelfHealStore",
+                "SelfHealServer",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
