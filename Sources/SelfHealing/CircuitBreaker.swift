@@ -1,0 +1,229 @@
+import SelfHealEvents
+import Synchronization
+
+/// A circuit breaker: stops calling a dependency that keeps failing, then probes it before trusting it again.
+///
+/// Closed, calls go through and their outcomes are counted; after `consecutiveFailureThreshold` failures in a row,
+/// or a failure rate over `failureRateThreshold` once `minimumCalls` are in the window, it opens. Open, calls are
+/// refused with ``CircuitOpenError`` for `resetTimeout`. Then it is half-open: at most `halfOpenMaxProbes` probe
+/// calls at a time (never more, however many tasks ask); a failed probe opens it again, enough successful ones
+/// close it. A result from a call made before the latest transition is ignored.
+///
+/// Emits `breaker.opened`, `breaker.half_opened`, `breaker.closed` once per transition, and `breaker.rejected` once
+/// per open or half-open period (on its first refused call).
+public final class CircuitBreaker<C: Clock>: Sendable where C.Duration == Duration {
+    private enum State {
+        case closed(consecutiveFailures: Int)
+        case open(until: C.Instant)
+        case halfOpen(probesInFlight: Int, successes: Int)
+    }
+
+    private struct Machine {
+        var state: State = .closed(consecutiveFailures: 0)
+        /// Counts transitions; permits carry it so stale results can be told apart.
+        var generation: UInt64 = 0
+        var window: OutcomeWindow<C.Instant>
+        /// Whether this period's first refusal was reported.
+        var rejectionReported = false
+
+        mutating func transition(to state: State) {
+            self.state = state
+            generation &+= 1
+            rejectionReported = false
+        }
+
+        mutating func open(until: C.Instant, _ configuration: CircuitBreakerConfiguration, _ clock: C) {
+            transition(to: .open(until: until))
+            window = OutcomeWindow(configuration.window, now: clock.now)
+        }
+
+        mutating func refuse(
+            retryAfter: Duration,
+            component: String
+        ) -> (Result<CircuitBreakerPermit, CircuitOpenError>, Report?) {
+            let error = CircuitOpenError(component: component, retryAfter: retryAfter)
+            guard !rejectionReported else { return (.failure(error), nil) }
+            rejectionReported = true
+            return (.failure(error), .rejected(retryAfter: retryAfter))
+        }
+    }
+
+    /// What a transition or refusal should report, decided under the lock and emitted after it.
+    private enum Report {
+        case opened(failures: Int, calls: Int, trigger: String)
+        case halfOpened
+        case closed
+        case rejected(retryAfter: Duration)
+    }
+
+    /// The breaker's settings.
+    public let configuration: CircuitBreakerConfiguration
+    /// Where events go.
+    public let reporter: EventReporter
+    /// The clock that measures the reset timeout and the time window.
+    public let clock: C
+    private let machine: Mutex<Machine>
+
+    /// Creates a closed breaker.
+    /// - Parameters:
+    ///   - configuration: when to open and how to probe.
+    ///   - reporter: where events go; its component names the dependency.
+    ///   - clock: the clock that measures time.
+    public init(configuration: CircuitBreakerConfiguration = CircuitBreakerConfiguration(), reporter: EventReporter,
+                clock: C) {
+        self.configuration = configuration
+        self.reporter = reporter
+        self.clock = clock
+        machine = Mutex(Machine(window: OutcomeWindow(configuration.window, now: clock.now)))
+    }
+
+    /// The current state; an open breaker whose timeout passed still says `open` until a call arrives.
+    public var state: CircuitBreakerState {
+        machine.withLock { machine in
+            switch machine.state {
+            case .closed: .closed
+            case .open: .open
+            case .halfOpen: .halfOpen
+            }
+        }
+    }
+
+    /// Runs the operation through the breaker.
+    /// - Throws: ``CircuitOpenError`` when refused, else whatever the operation throws.
+    nonisolated(nonsending)
+    public func run<T>(_ operation: () async throws -> T) async throws -> T {
+        guard configuration.isEnabled else { return try await operation() }
+        let permit = try acquire()
+        let value: T
+        do {
+            value = try await operation()
+        } catch {
+            record(permit, configuration.isIgnored(error) ? .ignored : .failure)
+            throw error
+        }
+        record(permit, .success)
+        return value
+    }
+
+    /// Asks leave for one call: the low-level half of ``run(_:)``. Every permit must be given back with
+    /// ``record(_:_:)``, or a half-open breaker keeps its probe slot taken.
+    /// - Throws: ``CircuitOpenError`` when the breaker refuses the call.
+    public func acquire() throws(CircuitOpenError) -> CircuitBreakerPermit {
+        let configuration = configuration
+        let clock = clock
+        let (result, report) = machine.withLock {
+            machine -> (Result<CircuitBreakerPermit, CircuitOpenError>, Report?) in
+            switch machine.state {
+            case .closed:
+                return (.success(CircuitBreakerPermit(generation: machine.generation, isProbe: false)), nil)
+            case .open(let until):
+                let now = clock.now
+                if now >= until {
+                    machine.transition(to: .halfOpen(probesInFlight: 1, successes: 0))
+                    return (.success(CircuitBreakerPermit(generation: machine.generation, isProbe: true)), .halfOpened)
+                }
+                return machine.refuse(retryAfter: now.duration(to: until), component: reporter.component)
+            case .halfOpen(let inFlight, let successes):
+                if inFlight < max(1, configuration.halfOpenMaxProbes) {
+                    machine.state = .halfOpen(probesInFlight: inFlight + 1, successes: successes)
+                    return (.success(CircuitBreakerPermit(generation: machine.generation, isProbe: true)), nil)
+                }
+                return machine.refuse(retryAfter: .zero, component: reporter.component)
+            }
+        }
+        if let report { emit(report) }
+        return try result.get()
+    }
+
+    /// Gives a permit back with the call's outcome; a permit from before the latest transition is ignored.
+    public func record(_ permit: CircuitBreakerPermit, _ outcome: CallOutcome) {
+        let configuration = configuration
+        let clock = clock
+        let report = machine.withLock { machine -> Report? in
+            guard permit.generation == machine.generation else { return nil }
+            switch machine.state {
+            case .closed(let consecutive):
+                guard outcome != .ignored else { return nil }
+                let failed = outcome == .failure
+                machine.window.record(failed: failed, now: machine.window.needsTime ? clock.now : nil)
+                let failures = failed ? consecutive + 1 : 0
+                if let threshold = configuration.consecutiveFailureThreshold, failures >= threshold {
+                    machine.open(until: clock.now.advanced(by: configuration.resetTimeout), configuration, clock)
+                    return .opened(failures: failures, calls: failures, trigger: "consecutive")
+                }
+                if failed, let rate = configuration.failureRateThreshold,
+                    machine.window.calls >= max(1, configuration.minimumCalls), machine.window.failureRate >= rate
+                {
+                    let (calls, windowFailures) = (machine.window.calls, machine.window.failures)
+                    machine.open(until: clock.now.advanced(by: configuration.resetTimeout), configuration, clock)
+                    return .opened(failures: windowFailures, calls: calls, trigger: "failure_rate")
+                }
+                machine.state = .closed(consecutiveFailures: failures)
+                return nil
+            case .halfOpen(let inFlight, let successes):
+                switch outcome {
+                case .ignored:
+                    machine.state = .halfOpen(probesInFlight: max(0, inFlight - 1), successes: successes)
+                    return nil
+                case .failure:
+                    machine.open(until: clock.now.advanced(by: configuration.resetTimeout), configuration, clock)
+                    return .opened(failures: 1, calls: 1, trigger: "probe")
+                case .success:
+                    if successes + 1 >= max(1, configuration.successesToClose) {
+                        machine.transition(to: .closed(consecutiveFailures: 0))
+                        machine.window = OutcomeWindow(configuration.window, now: clock.now)
+                        return .closed
+                    }
+                    machine.state = .halfOpen(probesInFlight: max(0, inFlight - 1), successes: successes + 1)
+                    return nil
+                }
+            case .open:
+                return nil
+            }
+        }
+        if let report { emit(report) }
+    }
+
+    private func emit(_ report: Report) {
+        guard reporter.isEnabled else { return }
+        let component = reporter.component
+        switch report {
+        case .opened(let failures, let calls, let trigger):
+            let threshold = configuration.consecutiveFailureThreshold
+            let resetMilliseconds = configuration.resetTimeout.milliseconds
+            reporter.emit(
+                .breakerOpened,
+                "Circuit breaker opened for \(component) after \(failures) failures (\(trigger))"
+            ) {
+                $0.set("failures", failures)
+                if trigger == "failure_rate", let rate = configuration.failureRateThreshold {
+                    $0.set("threshold", rate)
+                    $0.set("calls", calls)
+                } else if let threshold {
+                    $0.set("threshold", threshold)
+                }
+                $0.set("reset_ms", resetMilliseconds)
+                $0.set("trigger", trigger)
+            }
+        case .halfOpened:
+            reporter.emit(.breakerHalfOpened, "Circuit breaker half-open for \(component): probing")
+        case .closed:
+            reporter.emit(.breakerClosed, "Circuit breaker closed for \(component): calls flow again")
+        case .rejected(let retryAfter):
+            reporter.emit(.breakerRejected, "Circuit breaker for \(component) refused a call") {
+                $0.set("retry_after_ms", retryAfter.milliseconds)
+            }
+        }
+    }
+}
+
+extension CircuitBreaker where C == ContinuousClock {
+    /// Creates a closed breaker on the continuous clock.
+    /// - Parameters:
+    ///   - configuration: when to open and how to probe.
+    ///   - reporter: where events go; its component names the dependency.
+    public convenience init(configuration: CircuitBreakerConfiguration = CircuitBreakerConfiguration(),
+                            reporter: EventReporter) {
+        self.init(configuration: configuration, reporter: reporter, clock: ContinuousClock())
+    }
+}
