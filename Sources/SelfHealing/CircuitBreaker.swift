@@ -111,77 +111,95 @@ public final class CircuitBreaker<C: Clock>: Sendable where C.Duration == Durati
     public func acquire() throws(CircuitOpenError) -> CircuitBreakerPermit {
         let configuration = configuration
         let clock = clock
-        let (result, report) = machine.withLock {
-            machine -> (Result<CircuitBreakerPermit, CircuitOpenError>, Report?) in
-            switch machine.state {
-            case .closed:
-                return (.success(CircuitBreakerPermit(generation: machine.generation, isProbe: false)), nil)
-            case .open(let until):
-                let now = clock.now
-                if now >= until {
-                    machine.transition(to: .halfOpen(probesInFlight: 1, successes: 0))
-                    return (.success(CircuitBreakerPermit(generation: machine.generation, isProbe: true)), .halfOpened)
-                }
-                return machine.refuse(retryAfter: now.duration(to: until), component: reporter.component)
-            case .halfOpen(let inFlight, let successes):
-                if inFlight < max(1, configuration.halfOpenMaxProbes) {
-                    machine.state = .halfOpen(probesInFlight: inFlight + 1, successes: successes)
-                    return (.success(CircuitBreakerPermit(generation: machine.generation, isProbe: true)), nil)
-                }
-                return machine.refuse(retryAfter: .zero, component: reporter.component)
-            }
+        // Reports are emitted under the lock (emitting never blocks), so transitions are reported in order.
+        let result = machine.withLock { machine -> Result<CircuitBreakerPermit, CircuitOpenError> in
+            let (result, report) = decide(&machine, configuration, clock)
+            if let report { emit(report) }
+            return result
         }
-        if let report { emit(report) }
         return try result.get()
+    }
+
+    private func decide(
+        _ machine: inout Machine,
+        _ configuration: CircuitBreakerConfiguration,
+        _ clock: C
+    ) -> (Result<CircuitBreakerPermit, CircuitOpenError>, Report?) {
+        switch machine.state {
+        case .closed:
+            return (.success(CircuitBreakerPermit(generation: machine.generation, isProbe: false)), nil)
+        case .open(let until):
+            let now = clock.now
+            if now >= until {
+                machine.transition(to: .halfOpen(probesInFlight: 1, successes: 0))
+                return (.success(CircuitBreakerPermit(generation: machine.generation, isProbe: true)), .halfOpened)
+            }
+            return machine.refuse(retryAfter: now.duration(to: until), component: reporter.component)
+        case .halfOpen(let inFlight, let successes):
+            if inFlight < max(1, configuration.halfOpenMaxProbes) {
+                machine.state = .halfOpen(probesInFlight: inFlight + 1, successes: successes)
+                return (.success(CircuitBreakerPermit(generation: machine.generation, isProbe: true)), nil)
+            }
+            return machine.refuse(retryAfter: .zero, component: reporter.component)
+        }
     }
 
     /// Gives a permit back with the call's outcome; a permit from before the latest transition is ignored.
     public func record(_ permit: CircuitBreakerPermit, _ outcome: CallOutcome) {
         let configuration = configuration
         let clock = clock
-        let report = machine.withLock { machine -> Report? in
-            guard permit.generation == machine.generation else { return nil }
-            switch machine.state {
-            case .closed(let consecutive):
-                guard outcome != .ignored else { return nil }
-                let failed = outcome == .failure
-                machine.window.record(failed: failed, now: machine.window.needsTime ? clock.now : nil)
-                let failures = failed ? consecutive + 1 : 0
-                if let threshold = configuration.consecutiveFailureThreshold, failures >= threshold {
-                    machine.open(until: clock.now.advanced(by: configuration.resetTimeout), configuration, clock)
-                    return .opened(failures: failures, calls: failures, trigger: "consecutive")
-                }
-                if failed, let rate = configuration.failureRateThreshold,
-                    machine.window.calls >= max(1, configuration.minimumCalls), machine.window.failureRate >= rate
-                {
-                    let (calls, windowFailures) = (machine.window.calls, machine.window.failures)
-                    machine.open(until: clock.now.advanced(by: configuration.resetTimeout), configuration, clock)
-                    return .opened(failures: windowFailures, calls: calls, trigger: "failure_rate")
-                }
-                machine.state = .closed(consecutiveFailures: failures)
+        machine.withLock { machine in
+            if let report = apply(permit, outcome, to: &machine, configuration, clock) { emit(report) }
+        }
+    }
+
+    private func apply(
+        _ permit: CircuitBreakerPermit,
+        _ outcome: CallOutcome,
+        to machine: inout Machine,
+        _ configuration: CircuitBreakerConfiguration,
+        _ clock: C
+    ) -> Report? {
+        guard permit.generation == machine.generation else { return nil }
+        switch machine.state {
+        case .closed(let consecutive):
+            guard outcome != .ignored else { return nil }
+            let failed = outcome == .failure
+            machine.window.record(failed: failed, now: machine.window.needsTime ? clock.now : nil)
+            let failures = failed ? consecutive + 1 : 0
+            if let threshold = configuration.consecutiveFailureThreshold, failures >= threshold {
+                machine.open(until: clock.now.advanced(by: configuration.resetTimeout), configuration, clock)
+                return .opened(failures: failures, calls: failures, trigger: "consecutive")
+            }
+            if failed, let rate = configuration.failureRateThreshold,
+                machine.window.calls >= max(1, configuration.minimumCalls), machine.window.failureRate >= rate
+            {
+                let (calls, windowFailures) = (machine.window.calls, machine.window.failures)
+                machine.open(until: clock.now.advanced(by: configuration.resetTimeout), configuration, clock)
+                return .opened(failures: windowFailures, calls: calls, trigger: "failure_rate")
+            }
+            machine.state = .closed(consecutiveFailures: failures)
+            return nil
+        case .halfOpen(let inFlight, let successes):
+            switch outcome {
+            case .ignored:
+                machine.state = .halfOpen(probesInFlight: max(0, inFlight - 1), successes: successes)
                 return nil
-            case .halfOpen(let inFlight, let successes):
-                switch outcome {
-                case .ignored:
-                    machine.state = .halfOpen(probesInFlight: max(0, inFlight - 1), successes: successes)
-                    return nil
-                case .failure:
-                    machine.open(until: clock.now.advanced(by: configuration.resetTimeout), configuration, clock)
-                    return .opened(failures: 1, calls: 1, trigger: "probe")
-                case .success:
-                    if successes + 1 >= max(1, configuration.successesToClose) {
-                        machine.transition(to: .closed(consecutiveFailures: 0))
-                        machine.window = OutcomeWindow(configuration.window, now: clock.now)
-                        return .closed
-                    }
-                    machine.state = .halfOpen(probesInFlight: max(0, inFlight - 1), successes: successes + 1)
-                    return nil
+            case .failure:
+                machine.open(until: clock.now.advanced(by: configuration.resetTimeout), configuration, clock)
+                return .opened(failures: 1, calls: 1, trigger: "probe")
+            case .success:
+                if successes + 1 >= max(1, configuration.successesToClose) {
+                    machine.transition(to: .closed(consecutiveFailures: 0))
+                    machine.window = OutcomeWindow(configuration.window, now: clock.now)
+                    return .closed
                 }
-            case .open:
+                machine.state = .halfOpen(probesInFlight: max(0, inFlight - 1), successes: successes + 1)
                 return nil
             }
+        case .open:
+            return nil
         }
-        if let report { emit(report) }
     }
 
     private func emit(_ report: Report) {
