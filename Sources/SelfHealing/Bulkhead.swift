@@ -91,7 +91,7 @@ public final class Bulkhead: Sendable {
     /// - Throws: ``BulkheadFullError`` when refused, `CancellationError` when cancelled while queued, else whatever
     ///   the operation throws.
     nonisolated(nonsending)
-    public func run<T>(priority: CallPriority = .critical, _ operation: () async throws -> T) async throws -> T {
+    public func run<T>(priority: CallPriority = .critical, _ operation: nonisolated(nonsending) () async throws -> T) async throws -> T {
         guard configuration.isEnabled else { return try await operation() }
         try await acquire(priority: priority)
         defer { release() }

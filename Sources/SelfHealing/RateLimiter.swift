@@ -130,7 +130,7 @@ public final class RateLimiter<C: Clock>: Sendable where C.Duration == Duration 
     /// Runs the operation if `key` has a token.
     /// - Throws: ``RateLimitedError`` when throttled, else whatever the operation throws.
     nonisolated(nonsending)
-    public func run<T>(key: String, _ operation: () async throws -> T) async throws -> T {
+    public func run<T>(key: String, _ operation: nonisolated(nonsending) () async throws -> T) async throws -> T {
         if case .throttled(let retryAfter) = acquire(key) { throw RateLimitedError(key: key, retryAfter: retryAfter) }
         return try await operation()
     }
