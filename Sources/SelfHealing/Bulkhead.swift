@@ -91,7 +91,10 @@ public final class Bulkhead: Sendable {
     /// - Throws: ``BulkheadFullError`` when refused, `CancellationError` when cancelled while queued, else whatever
     ///   the operation throws.
     nonisolated(nonsending)
-    public func run<T>(priority: CallPriority = .critical, _ operation: nonisolated(nonsending) () async throws -> T) async throws -> T {
+    public func run<T>(
+        priority: CallPriority = .critical,
+        _ operation: nonisolated(nonsending) () async throws -> T
+    ) async throws -> T {
         guard configuration.isEnabled else { return try await operation() }
         try await acquire(priority: priority)
         defer { release() }
@@ -102,8 +105,9 @@ public final class Bulkhead: Sendable {
     nonisolated(nonsending)
     public func acquire(priority: CallPriority = .critical) async throws {
         let maxConcurrent = max(1, configuration.maxConcurrent)
+        let sheds = priority == .nonCritical && configuration.shedsNonCriticalAtCriticalLoad
         let admitted = try state.withLock { state throws(BulkheadFullError) -> Bool in
-            if priority == .nonCritical, configuration.shedsNonCriticalAtCriticalLoad, state.tracker.level == .critical {
+            if sheds, state.tracker.level == .critical {
                 throw refuse(&state, reason: .shed)
             }
             if state.inFlight < maxConcurrent {
