@@ -54,31 +54,38 @@ public final class SpillFile: Sendable {
     public var droppedCount: Int { state.withLock { $0.dropped } }
 
     /// Appends lines (a `\n` is added to each) while they fit; returns how many were written.
+    /// - Parameters:
+    ///   - lines: wire lines, without line ends.
+    ///   - waiting: whether to wait while another thread uses the file; when `false` and it is busy, nothing is
+    ///     written (for callers that must not block).
     @discardableResult
-    public func append(_ lines: [String]) -> Int {
-        state.withLock { state in
-            var buffer: [UInt8] = []
-            var written = 0
-            for line in lines {
-                let length = line.utf8.count + 1
-                if state.size + buffer.count + length > maxBytes {
-                    state.dropped += lines.count - written
-                    break
-                }
-                buffer.append(contentsOf: line.utf8)
-                buffer.append(0x0A)
-                written += 1
+    public func append(_ lines: [String], waiting: Bool = true) -> Int {
+        if waiting { return state.withLock { append(lines, to: &$0) } }
+        return state.withLockIfAvailable { append(lines, to: &$0) } ?? 0
+    }
+
+    private func append(_ lines: [String], to state: inout State) -> Int {
+        var buffer: [UInt8] = []
+        var written = 0
+        for line in lines {
+            let length = line.utf8.count + 1
+            if state.size + buffer.count + length > maxBytes {
+                state.dropped += lines.count - written
+                break
             }
-            guard !buffer.isEmpty else { return 0 }
-            if SpillFile.writeAll(state.descriptor, buffer) {
-                state.size += buffer.count
-                return written
-            }
-            // A failed write may have left part of a line: cut back to the last whole one.
-            state.size = SpillFile.cutTornTail(state.descriptor, size: Int(lseek(state.descriptor, 0, SEEK_END)))
-            state.dropped += written
-            return 0
+            buffer.append(contentsOf: line.utf8)
+            buffer.append(0x0A)
+            written += 1
         }
+        guard !buffer.isEmpty else { return 0 }
+        if SpillFile.writeAll(state.descriptor, buffer) {
+            state.size += buffer.count
+            return written
+        }
+        // A failed write may have left part of a line: cut back to the last whole one.
+        state.size = SpillFile.cutTornTail(state.descriptor, size: Int(lseek(state.descriptor, 0, SEEK_END)))
+        state.dropped += written
+        return 0
     }
 
     /// Reads up to `maxLines` lines from the start of the file, without removing them.
