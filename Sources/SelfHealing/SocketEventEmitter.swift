@@ -154,6 +154,21 @@ public final class SocketEventEmitter: EventSink {
         return true
     }
 
+    /// Waits until every event emitted before the call is confirmed by the daemon and the spill file is empty
+    /// (replayed). Blocks the calling thread: for tests and the end of a process.
+    /// - Returns: `false` when `timeout` passed first (the daemon is away, say).
+    @discardableResult
+    public func waitUntilDelivered(timeout: Duration = .seconds(10)) -> Bool {
+        let deadline = ContinuousClock.now.advanced(by: timeout)
+        guard flush(timeout: timeout) else { return false }
+        while !(spill?.isEmpty ?? true) {
+            if ContinuousClock.now >= deadline { return false }
+            wake.signal()
+            usleep(1_000)
+        }
+        return true
+    }
+
     /// Stops the writer after it has sent or spilled every queued event.
     /// - Returns: `false` when `timeout` passed first.
     @discardableResult
