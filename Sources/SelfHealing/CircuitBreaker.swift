@@ -12,57 +12,15 @@ import Synchronization
 /// Emits `breaker.opened`, `breaker.half_opened`, `breaker.closed` once per transition, and `breaker.rejected` once
 /// per open or half-open period (on its first refused call).
 public final class CircuitBreaker<C: Clock>: Sendable where C.Duration == Duration {
-    private enum State {
-        case closed(consecutiveFailures: Int)
-        case open(until: C.Instant)
-        case halfOpen(probesInFlight: Int, successes: Int)
-    }
-
-    private struct Machine {
-        var state: State = .closed(consecutiveFailures: 0)
-        /// Counts transitions; permits carry it so stale results can be told apart.
-        var generation: UInt64 = 0
-        var window: OutcomeWindow<C.Instant>
-        /// Whether this period's first refusal was reported.
-        var rejectionReported = false
-
-        mutating func transition(to state: State) {
-            self.state = state
-            generation &+= 1
-            rejectionReported = false
-        }
-
-        mutating func open(until: C.Instant, _ configuration: CircuitBreakerConfiguration, _ clock: C) {
-            transition(to: .open(until: until))
-            window = OutcomeWindow(configuration.window, now: clock.now)
-        }
-
-        mutating func refuse(
-            retryAfter: Duration,
-            component: String
-        ) -> (Result<CircuitBreakerPermit, CircuitOpenError>, Report?) {
-            let error = CircuitOpenError(component: component, retryAfter: retryAfter)
-            guard !rejectionReported else { return (.failure(error), nil) }
-            rejectionReported = true
-            return (.failure(error), .rejected(retryAfter: retryAfter))
-        }
-    }
-
-    /// What a transition or refusal should report, decided under the lock and emitted after it.
-    private enum Report {
-        case opened(failures: Int, calls: Int, trigger: String)
-        case halfOpened
-        case closed
-        case rejected(retryAfter: Duration)
-    }
-
     /// The breaker's settings.
     public let configuration: CircuitBreakerConfiguration
     /// Where events go.
     public let reporter: EventReporter
     /// The clock that measures the reset timeout and the time window.
     public let clock: C
-    private let machine: Mutex<Machine>
+    private let machine: Mutex<BreakerMachine>
+    /// Times in the state machine are durations since this instant.
+    private let origin: C.Instant
 
     /// Creates a closed breaker.
     /// - Parameters:
@@ -74,7 +32,8 @@ public final class CircuitBreaker<C: Clock>: Sendable where C.Duration == Durati
         self.configuration = configuration
         self.reporter = reporter
         self.clock = clock
-        machine = Mutex(Machine(window: OutcomeWindow(configuration.window, now: clock.now)))
+        origin = clock.now
+        machine = Mutex(BreakerMachine(window: OutcomeWindow(configuration.window)))
     }
 
     /// The current state; an open breaker whose timeout passed still says `open` until a call arrives.
@@ -110,10 +69,9 @@ public final class CircuitBreaker<C: Clock>: Sendable where C.Duration == Durati
     /// - Throws: ``CircuitOpenError`` when the breaker refuses the call.
     public func acquire() throws(CircuitOpenError) -> CircuitBreakerPermit {
         let configuration = configuration
-        let clock = clock
         // Reports are emitted under the lock (emitting never blocks), so transitions are reported in order.
         let result = machine.withLock { machine -> Result<CircuitBreakerPermit, CircuitOpenError> in
-            let (result, report) = decide(&machine, configuration, clock)
+            let (result, report) = decide(&machine, configuration)
             if let report { emit(report) }
             return result
         }
@@ -121,20 +79,19 @@ public final class CircuitBreaker<C: Clock>: Sendable where C.Duration == Durati
     }
 
     private func decide(
-        _ machine: inout Machine,
-        _ configuration: CircuitBreakerConfiguration,
-        _ clock: C
-    ) -> (Result<CircuitBreakerPermit, CircuitOpenError>, Report?) {
+        _ machine: inout BreakerMachine,
+        _ configuration: CircuitBreakerConfiguration
+    ) -> (Result<CircuitBreakerPermit, CircuitOpenError>, BreakerReport?) {
         switch machine.state {
         case .closed:
             return (.success(CircuitBreakerPermit(generation: machine.generation, isProbe: false)), nil)
         case .open(let until):
-            let now = clock.now
+            let now = elapsed()
             if now >= until {
                 machine.transition(to: .halfOpen(probesInFlight: 1, successes: 0))
                 return (.success(CircuitBreakerPermit(generation: machine.generation, isProbe: true)), .halfOpened)
             }
-            return machine.refuse(retryAfter: now.duration(to: until), component: reporter.component)
+            return machine.refuse(retryAfter: until - now, component: reporter.component)
         case .halfOpen(let inFlight, let successes):
             if inFlight < max(1, configuration.halfOpenMaxProbes) {
                 machine.state = .halfOpen(probesInFlight: inFlight + 1, successes: successes)
@@ -147,35 +104,33 @@ public final class CircuitBreaker<C: Clock>: Sendable where C.Duration == Durati
     /// Gives a permit back with the call's outcome; a permit from before the latest transition is ignored.
     public func record(_ permit: CircuitBreakerPermit, _ outcome: CallOutcome) {
         let configuration = configuration
-        let clock = clock
         machine.withLock { machine in
-            if let report = apply(permit, outcome, to: &machine, configuration, clock) { emit(report) }
+            if let report = apply(permit, outcome, to: &machine, configuration) { emit(report) }
         }
     }
 
     private func apply(
         _ permit: CircuitBreakerPermit,
         _ outcome: CallOutcome,
-        to machine: inout Machine,
-        _ configuration: CircuitBreakerConfiguration,
-        _ clock: C
-    ) -> Report? {
+        to machine: inout BreakerMachine,
+        _ configuration: CircuitBreakerConfiguration
+    ) -> BreakerReport? {
         guard permit.generation == machine.generation else { return nil }
         switch machine.state {
         case .closed(let consecutive):
             guard outcome != .ignored else { return nil }
             let failed = outcome == .failure
-            machine.window.record(failed: failed, now: machine.window.needsTime ? clock.now : nil)
+            machine.window.record(failed: failed, now: machine.window.needsTime ? elapsed() : nil)
             let failures = failed ? consecutive + 1 : 0
             if let threshold = configuration.consecutiveFailureThreshold, failures >= threshold {
-                machine.open(until: clock.now.advanced(by: configuration.resetTimeout), configuration, clock)
+                machine.open(until: elapsed() + configuration.resetTimeout, configuration)
                 return .opened(failures: failures, calls: failures, trigger: "consecutive")
             }
             if failed, let rate = configuration.failureRateThreshold,
                 machine.window.calls >= max(1, configuration.minimumCalls), machine.window.failureRate >= rate
             {
                 let (calls, windowFailures) = (machine.window.calls, machine.window.failures)
-                machine.open(until: clock.now.advanced(by: configuration.resetTimeout), configuration, clock)
+                machine.open(until: elapsed() + configuration.resetTimeout, configuration)
                 return .opened(failures: windowFailures, calls: calls, trigger: "failure_rate")
             }
             machine.state = .closed(consecutiveFailures: failures)
@@ -186,12 +141,12 @@ public final class CircuitBreaker<C: Clock>: Sendable where C.Duration == Durati
                 machine.state = .halfOpen(probesInFlight: max(0, inFlight - 1), successes: successes)
                 return nil
             case .failure:
-                machine.open(until: clock.now.advanced(by: configuration.resetTimeout), configuration, clock)
+                machine.open(until: elapsed() + configuration.resetTimeout, configuration)
                 return .opened(failures: 1, calls: 1, trigger: "probe")
             case .success:
                 if successes + 1 >= max(1, configuration.successesToClose) {
                     machine.transition(to: .closed(consecutiveFailures: 0))
-                    machine.window = OutcomeWindow(configuration.window, now: clock.now)
+                    machine.window = OutcomeWindow(configuration.window)
                     return .closed
                 }
                 machine.state = .halfOpen(probesInFlight: max(0, inFlight - 1), successes: successes + 1)
@@ -202,7 +157,10 @@ public final class CircuitBreaker<C: Clock>: Sendable where C.Duration == Durati
         }
     }
 
-    private func emit(_ report: Report) {
+    /// Time since the origin on the breaker's clock.
+    private func elapsed() -> Duration { origin.duration(to: clock.now) }
+
+    private func emit(_ report: BreakerReport) {
         guard reporter.isEnabled else { return }
         let component = reporter.component
         switch report {
@@ -244,4 +202,52 @@ extension CircuitBreaker where C == ContinuousClock {
                             reporter: EventReporter) {
         self.init(configuration: configuration, reporter: reporter, clock: ContinuousClock())
     }
+}
+
+/// The breaker's states; times are durations since the breaker's origin.
+/// (Not nested in the generic class: a nested type is generic too, and costs a metadata lookup per call.)
+enum BreakerState {
+    case closed(consecutiveFailures: Int)
+    /// Open until this time since the origin.
+    case open(until: Duration)
+    case halfOpen(probesInFlight: Int, successes: Int)
+}
+
+/// The state machine a breaker keeps under its lock.
+struct BreakerMachine {
+    var state: BreakerState = .closed(consecutiveFailures: 0)
+    /// Counts transitions; permits carry it so stale results can be told apart.
+    var generation: UInt64 = 0
+    var window: OutcomeWindow
+    /// Whether this period's first refusal was reported.
+    var rejectionReported = false
+
+    mutating func transition(to state: BreakerState) {
+        self.state = state
+        generation &+= 1
+        rejectionReported = false
+    }
+
+    mutating func open(until: Duration, _ configuration: CircuitBreakerConfiguration) {
+        transition(to: .open(until: until))
+        window = OutcomeWindow(configuration.window)
+    }
+
+    mutating func refuse(
+        retryAfter: Duration,
+        component: String
+    ) -> (Result<CircuitBreakerPermit, CircuitOpenError>, BreakerReport?) {
+        let error = CircuitOpenError(component: component, retryAfter: retryAfter)
+        guard !rejectionReported else { return (.failure(error), nil) }
+        rejectionReported = true
+        return (.failure(error), .rejected(retryAfter: retryAfter))
+    }
+}
+
+/// What a transition or refusal should report, decided under the lock and emitted after it.
+enum BreakerReport {
+    case opened(failures: Int, calls: Int, trigger: String)
+    case halfOpened
+    case closed
+    case rejected(retryAfter: Duration)
 }

@@ -35,7 +35,7 @@ struct EmitterWriter {
                 emitter.waitForWork(wait)
                 continue
             }
-            let lines = events.map(\.wireLine)
+            let lines = events.map(emitter.line(for:))
             // While older events wait in the spill file, newer ones join them there, so order is kept.
             let spillPending = !(emitter.spill?.isEmpty ?? true)
             if spillPending || !send(lines) { emitter.spillOrDrop(lines) }

@@ -1,46 +1,81 @@
 import SelfHealEvents
 
 /// The `attrs` object of an event, built key by key.
+///
+/// Written straight into UTF-8 bytes: events are built on the service's path, so this is kept cheap.
 public struct EventAttributes: Sendable {
-    private var json = JSONText()
-    private var isEmpty = true
+    private var bytes: [UInt8] = []
 
     /// Starts an empty object.
     public init() {}
 
     /// Adds a string attribute.
     public mutating func set(_ key: String, _ value: String) {
-        json.string(key, value)
-        isEmpty = false
+        appendKey(key)
+        appendQuoted(value)
     }
 
     /// Adds an integer attribute.
     public mutating func set(_ key: String, _ value: Int) {
-        json.number(key, value)
-        isEmpty = false
+        set(key, Int64(value))
     }
 
     /// Adds an integer attribute.
     public mutating func set(_ key: String, _ value: Int64) {
-        json.number(key, value)
-        isEmpty = false
+        appendKey(key)
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        var scratch: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for the 20 digits of any Int64
+        withUnsafeMutableBytes(of: &scratch) { digits in
+            var index = digits.count
+            repeat {
+                index -= 1
+                digits[index] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+            } while magnitude > 0
+            bytes.append(contentsOf: digits[index...])
+        }
     }
 
-    /// Adds a floating-point attribute.
+    /// Adds a floating-point attribute (`null` when not finite).
     public mutating func set(_ key: String, _ value: Double) {
-        json.number(key, value)
-        isEmpty = false
+        appendKey(key)
+        bytes.append(contentsOf: (value.isFinite ? String(value) : "null").utf8)
     }
 
     /// Adds a boolean attribute.
     public mutating func set(_ key: String, _ value: Bool) {
-        json.bool(key, value)
-        isEmpty = false
+        appendKey(key)
+        bytes.append(contentsOf: (value ? "true" : "false").utf8)
     }
 
     /// The object as JSON text, or `nil` when no attribute was set.
     public consuming func finish() -> String? {
-        isEmpty ? nil : json.finish()
+        guard !bytes.isEmpty else { return nil }
+        bytes.append(UInt8(ascii: "}"))
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    private mutating func appendKey(_ key: String) {
+        if bytes.isEmpty {
+            bytes.reserveCapacity(128)
+            bytes.append(UInt8(ascii: "{"))
+        } else {
+            bytes.append(UInt8(ascii: ","))
+        }
+        appendQuoted(key)
+        bytes.append(UInt8(ascii: ":"))
+    }
+
+    private mutating func appendQuoted(_ value: String) {
+        let needsEscape = value.utf8.contains { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }
+        if needsEscape {
+            bytes.append(contentsOf: JSONText.quoted(value).utf8)
+        } else {
+            bytes.append(UInt8(ascii: "\""))
+            bytes.append(contentsOf: value.utf8)
+            bytes.append(UInt8(ascii: "\""))
+        }
     }
 }
 
@@ -97,7 +132,8 @@ public struct EventReporter: Sendable {
                 component: component,
                 timestamp: wallClockMilliseconds(),
                 level: level,
-                message: String(message.prefix(WireLimits.maximumMessageLength)),
+                message: message.utf8.count <= WireLimits.maximumMessageLength
+                    ? message : String(message.prefix(WireLimits.maximumMessageLength)),
                 incident: incident,
                 attributesJSON: attrs.finish()
             )

@@ -12,8 +12,8 @@ import Darwin
 /// `emit` is called on the service's own path: it must return quickly, never block on I/O that can stall
 /// (a socket, a daemon) and never throw. A sink that cannot deliver keeps, spills or drops the event itself.
 public protocol EventSink: Sendable {
-    /// Takes one event; returns at once.
-    func emit(_ event: Event)
+    /// Takes one event; returns at once. The event is handed over (`consuming`), so queueing it costs no copy.
+    func emit(_ event: consuming Event)
 
     /// Whether emitting does anything; when `false` the primitives do not even build their events.
     var isEnabled: Bool { get }
@@ -30,7 +30,7 @@ public struct NoopEventSink: EventSink {
     public init() {}
 
     /// Drops the event.
-    public func emit(_ event: Event) {}
+    public func emit(_ event: consuming Event) {}
 
     /// Always `false`.
     public var isEnabled: Bool { false }
@@ -44,7 +44,8 @@ public final class RecordingEventSink: EventSink {
     public init() {}
 
     /// Appends the event to the recording.
-    public func emit(_ event: Event) {
+    public func emit(_ event: consuming Event) {
+        let event = event
         storage.withLock { $0.append(event) }
     }
 
@@ -75,7 +76,8 @@ public struct FanOutEventSink: EventSink {
     }
 
     /// Emits to every enabled sink.
-    public func emit(_ event: Event) {
+    public func emit(_ event: consuming Event) {
+        let event = event
         for sink in sinks { sink.emit(event) }
     }
 

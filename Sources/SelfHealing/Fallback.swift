@@ -15,11 +15,6 @@ public struct FallbackResult<Value: Sendable>: Sendable {
 ///
 /// Emits `fallback.served` (attrs `cache_age_ms`, `error`) each time a cached value stands in for a failed call.
 public final class Fallback<Value: Sendable, C: Clock>: Sendable where C.Duration == Duration {
-    private struct Entry {
-        var value: Value
-        var storedAt: C.Instant
-    }
-
     /// The oldest value still served; `nil` serves any age.
     public let maxAge: Duration?
     /// Whether serving cached values is on; when off failures are simply rethrown.
@@ -28,7 +23,9 @@ public final class Fallback<Value: Sendable, C: Clock>: Sendable where C.Duratio
     public let reporter: EventReporter
     /// The clock that ages values.
     public let clock: C
-    private let entries = Mutex<[String: Entry]>([:])
+    private let entries = Mutex<[String: FallbackEntry]>([:])
+    /// Entry times are durations since this instant.
+    private let origin: C.Instant
 
     /// Creates an empty cache.
     /// - Parameters:
@@ -41,6 +38,7 @@ public final class Fallback<Value: Sendable, C: Clock>: Sendable where C.Duratio
         self.isEnabled = isEnabled
         self.reporter = reporter
         self.clock = clock
+        origin = clock.now
     }
 
     /// Runs the operation; keeps its value on success, serves the cached value for `key` on failure.
@@ -66,20 +64,20 @@ public final class Fallback<Value: Sendable, C: Clock>: Sendable where C.Duratio
 
     /// Stores a good value for `key`.
     public func store(_ value: Value, key: String = "default") {
-        let now = clock.now
-        entries.withLock { $0[key] = Entry(value: value, storedAt: now) }
+        let now = origin.duration(to: clock.now)
+        entries.withLock { $0[key] = FallbackEntry(value: value, storedAt: now) }
     }
 
     /// The cached value for `key` and its age, if there is one young enough.
     public func cached(key: String = "default") -> (Value, Duration)? {
-        let now = clock.now
-        guard let entry = entries.withLock({ $0[key] }) else { return nil }
-        let age = entry.storedAt.duration(to: now)
+        let now = origin.duration(to: clock.now)
+        guard let entry = entries.withLock({ $0[key] }), let value = entry.value as? Value else { return nil }
+        let age = now - entry.storedAt
         if let maxAge, age > maxAge { return nil }
-        return (entry.value, age)
+        return (value, age)
     }
 
-    private func reportServed(age: Duration, error: any Error) {
+    func reportServed(age: Duration, error: any Error) {
         guard reporter.isEnabled else { return }
         let description = describe(error)
         reporter.emit(
@@ -101,4 +99,10 @@ extension Fallback where C == ContinuousClock {
     public convenience init(maxAge: Duration? = .seconds(300), reporter: EventReporter, isEnabled: Bool = true) {
         self.init(maxAge: maxAge, reporter: reporter, isEnabled: isEnabled, clock: ContinuousClock())
     }
+}
+
+/// A cached value; not generic, so the hot path (storing each good value) needs no metadata lookups.
+struct FallbackEntry {
+    var value: any Sendable
+    var storedAt: Duration
 }

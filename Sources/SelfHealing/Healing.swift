@@ -26,14 +26,22 @@ public struct HealingConfiguration: Sendable {
 /// ```
 ///
 /// The layers, outermost first: **fallback** (a failed call is answered with the last good value of the same
-/// component and type, if young enough) → **retry** (with backoff, jitter and a per-component budget) →
+/// component and cache key, if young enough and of the same type) → **retry** (with backoff, jitter and a per-component budget) →
 /// **circuit breaker** (one per component; each attempt is a call through it, so failed attempts open it, and
 /// an open breaker stops the retries at once) → the operation. Each layer emits its events under the component.
 public final class Healing<C: Clock>: Sendable where C.Duration == Duration {
-    private struct Parts: Sendable {
+    /// One component's layers. A class, kept in a non-generic dictionary: generic types cost a metadata lookup
+    /// per call, and this is on every call's path.
+    private final class Parts: Sendable {
         let breaker: CircuitBreaker<C>
         let retry: Retry<C>
         let fallback: Fallback<any Sendable, C>
+
+        init(breaker: CircuitBreaker<C>, retry: Retry<C>, fallback: Fallback<any Sendable, C>) {
+            self.breaker = breaker
+            self.retry = retry
+            self.fallback = fallback
+        }
     }
 
     /// The settings.
@@ -42,7 +50,7 @@ public final class Healing<C: Clock>: Sendable where C.Duration == Duration {
     public let reporter: EventReporter
     /// The clock every part uses.
     public let clock: C
-    private let parts = Mutex<[String: Parts]>([:])
+    private let parts = Mutex<[String: any AnyObject & Sendable]>([:])
 
     /// Creates a composition.
     /// - Parameters:
@@ -83,21 +91,27 @@ public final class Healing<C: Clock>: Sendable where C.Duration == Duration {
             return FallbackResult(value: try await operation(), age: .zero, isCached: false)
         }
         let parts = parts(for: component)
-        let result = try await parts.fallback.run(key: "\(T.self)|\(cacheKey)") { () async throws -> any Sendable in
-            try await parts.retry.run { try await parts.breaker.run { try await operation() } }
+        do {
+            let value = try await parts.retry.run { try await parts.breaker.run { try await operation() } }
+            if parts.fallback.isEnabled { parts.fallback.store(value, key: cacheKey) }
+            return FallbackResult(value: value, age: .zero, isCached: false)
+        } catch {
+            // A cached value of another type under the same key is no answer: the error stands.
+            guard parts.fallback.isEnabled, !(error is CancellationError),
+                let (cached, age) = parts.fallback.cached(key: cacheKey), let value = cached as? T
+            else { throw error }
+            parts.fallback.reportServed(age: age, error: error)
+            return FallbackResult(value: value, age: age, isCached: true)
         }
-        guard let value = result.value as? T else {
-            preconditionFailure("a cached value for \(component) is not a \(T.self)")
-        }
-        return FallbackResult(value: value, age: result.age, isCached: result.isCached)
     }
 
     /// The circuit breaker of a component (created on first use).
     public func breaker(for component: String) -> CircuitBreaker<C> { parts(for: component).breaker }
 
     private func parts(for component: String) -> Parts {
-        parts.withLock { parts in
-            if let existing = parts[component] { return existing }
+        if let existing = parts.withLock({ $0[component] }) { return unsafeDowncast(existing, to: Parts.self) }
+        return parts.withLock { parts in
+            if let existing = parts[component] { return unsafeDowncast(existing, to: Parts.self) }
             let reporter = reporter.component(component)
             let flags = configuration.flags
             let budget = configuration.retryBudget.map { RetryBudget(configuration: $0) }

@@ -14,7 +14,8 @@ public struct LogEventSink: EventSink {
     }
 
     /// Writes the event as one log line at the level matching its own (`critical` as error, `failure` as critical).
-    public func emit(_ event: Event) {
+    public func emit(_ event: consuming Event) {
+        let event = event
         let level: Logger.Level =
             switch event.effectiveLevel {
             case .info: .info

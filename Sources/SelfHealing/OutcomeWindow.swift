@@ -1,6 +1,9 @@
 /// The recent outcomes a circuit breaker judges its failure rate on: the last N calls, or the calls of the last
 /// period (kept in ten buckets, so memory stays constant under any load).
-struct OutcomeWindow<Instant: InstantProtocol> where Instant.Duration == Duration {
+///
+/// Times are durations since the breaker's origin, so the window is not generic over the clock (generic types
+/// cost a metadata lookup per call on the hot path).
+struct OutcomeWindow {
     private struct Bucket {
         var epoch: Int = -1
         var calls: Int = 0
@@ -14,7 +17,6 @@ struct OutcomeWindow<Instant: InstantProtocol> where Instant.Duration == Duratio
     private var next = 0
     private var filled = 0
     // Time-based window: buckets of `bucketWidth` since `start`.
-    private var start: Instant
     private var bucketWidth: Duration?
     private var buckets: [Bucket] = []
 
@@ -23,8 +25,7 @@ struct OutcomeWindow<Instant: InstantProtocol> where Instant.Duration == Duratio
     /// Failed calls in the window.
     private(set) var failures = 0
 
-    init(_ window: CircuitBreakerConfiguration.Window, now: Instant) {
-        start = now
+    init(_ window: CircuitBreakerConfiguration.Window) {
         switch window {
         case .count(let size):
             outcomes = Array(repeating: false, count: max(1, size))
@@ -40,8 +41,8 @@ struct OutcomeWindow<Instant: InstantProtocol> where Instant.Duration == Duratio
     /// The share of failed calls, 0 when there were none.
     var failureRate: Double { calls == 0 ? 0 : Double(failures) / Double(calls) }
 
-    /// Adds one outcome; `now` is needed by a time-based window only.
-    mutating func record(failed: Bool, now: Instant?) {
+    /// Adds one outcome; `now` (time since the origin) is needed by a time-based window only.
+    mutating func record(failed: Bool, now: Duration?) {
         if let bucketWidth {
             guard let now else { return }
             let epoch = epoch(of: now, width: bucketWidth)
@@ -72,10 +73,9 @@ struct OutcomeWindow<Instant: InstantProtocol> where Instant.Duration == Duratio
         }
     }
 
-    private func epoch(of now: Instant, width: Duration) -> Int {
-        let elapsed = start.duration(to: now)
-        guard elapsed > .zero else { return 0 }
-        let ratio = elapsed / width
+    private func epoch(of now: Duration, width: Duration) -> Int {
+        guard now > .zero else { return 0 }
+        let ratio = now / width
         return ratio >= Double(Int.max / 2) ? Int.max / 2 : Int(ratio)
     }
 }

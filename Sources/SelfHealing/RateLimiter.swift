@@ -61,12 +61,6 @@ public struct RateLimitedError: Error, Sendable, Equatable, CustomStringConverti
 /// Emits `ratelimit.throttled` (attrs `client`, `limit`, `window_s`) when a key is first throttled, and again only
 /// after that key was allowed a call in between, so a client hammering the limit costs one event per episode.
 public final class RateLimiter<C: Clock>: Sendable where C.Duration == Duration {
-    private struct Bucket {
-        var tokens: Double
-        var refilledAt: C.Instant
-        var throttling = false
-    }
-
     /// The limit every key gets.
     public let limit: RateLimit
     /// Whether limiting is on; when off every call is allowed.
@@ -77,7 +71,9 @@ public final class RateLimiter<C: Clock>: Sendable where C.Duration == Duration 
     public let reporter: EventReporter
     /// The clock that refills the buckets.
     public let clock: C
-    private let buckets = Mutex<[String: Bucket]>([:])
+    private let buckets = Mutex<[String: TokenBucket]>([:])
+    /// Bucket times are durations since this instant.
+    private let origin: C.Instant
 
     /// Creates a limiter.
     /// - Parameters:
@@ -92,18 +88,19 @@ public final class RateLimiter<C: Clock>: Sendable where C.Duration == Duration 
         self.maxKeys = max(1, maxKeys)
         self.reporter = reporter
         self.clock = clock
+        origin = clock.now
     }
 
     /// Takes `cost` tokens from `key`'s bucket if it has them.
     public func acquire(_ key: String, cost: Int = 1) -> RateLimitDecision {
         guard isEnabled else { return .allowed(remaining: limit.capacity) }
-        let now = clock.now
+        let now = origin.duration(to: clock.now)
         let capacity = Double(limit.capacity)
         let perSecond = capacity / limit.period.seconds
         let cost = Double(max(1, cost))
         let (decision, report) = buckets.withLock { buckets -> (RateLimitDecision, Bool) in
-            var bucket = buckets[key] ?? Bucket(tokens: capacity, refilledAt: now)
-            let elapsed = max(0, bucket.refilledAt.duration(to: now).seconds)
+            var bucket = buckets[key] ?? TokenBucket(tokens: capacity, refilledAt: now)
+            let elapsed = max(0, (now - bucket.refilledAt).seconds)
             bucket.tokens = min(capacity, bucket.tokens + elapsed * perSecond)
             bucket.refilledAt = now
             let decision: RateLimitDecision
@@ -140,8 +137,9 @@ public final class RateLimiter<C: Clock>: Sendable where C.Duration == Duration 
 
     /// Forgets keys idle for a whole period (their bucket is full again); if that is not enough, the least
     /// recently used half.
-    private static func forgetIdle(_ buckets: inout [String: Bucket], now: C.Instant, limit: RateLimit, maxKeys: Int) {
-        buckets = buckets.filter { $0.value.refilledAt.duration(to: now) < limit.period }
+    private static func forgetIdle(_ buckets: inout [String: TokenBucket], now: Duration, limit: RateLimit,
+                                   maxKeys: Int) {
+        buckets = buckets.filter { now - $0.value.refilledAt < limit.period }
         guard buckets.count >= maxKeys else { return }
         let newest = buckets.sorted { $0.value.refilledAt > $1.value.refilledAt }.prefix(maxKeys / 2)
         buckets = Dictionary(uniqueKeysWithValues: newest.map { ($0.key, $0.value) })
@@ -168,4 +166,11 @@ extension RateLimiter where C == ContinuousClock {
     public convenience init(limit: RateLimit, reporter: EventReporter, isEnabled: Bool = true) {
         self.init(limit: limit, reporter: reporter, isEnabled: isEnabled, clock: ContinuousClock())
     }
+}
+
+/// One key's bucket; times are durations since the limiter's origin (not generic, so no metadata lookups).
+struct TokenBucket {
+    var tokens: Double
+    var refilledAt: Duration
+    var throttling = false
 }

@@ -34,7 +34,6 @@ public struct Retry<C: Clock>: Sendable where C.Duration == Duration {
         guard policy.isEnabled, policy.maxAttempts > 1 else { return try await operation() }
         budget?.recordCall()
         let start = clock.now
-        let deadline = policy.maxTotalTime.map { start.advanced(by: $0) }
         var random = JitterSource(seed: policy.seed)
         var previousDelay = policy.initialDelay
         var attempt = 1
@@ -58,7 +57,7 @@ public struct Retry<C: Clock>: Sendable where C.Duration == Duration {
                 if policy.honorsRetryAfter, let asked = (error as? any HTTPStatusError)?.retryAfter, asked > delay {
                     delay = asked
                 }
-                if let deadline, clock.now.advanced(by: delay) > deadline {
+                if let limit = policy.maxTotalTime, start.duration(to: clock.now) + delay > limit {
                     reportExhausted(attempts: attempt, error: error, reason: "max_total_time")
                     throw error
                 }

@@ -60,8 +60,8 @@ public struct EmitterStatistics: Sendable, Equatable {
 
 /// The sink that sends events to the daemon without ever making the service wait.
 ///
-/// `emit` stamps the event (time, and an id when it has none: a per-emitter random prefix and a counter) and puts
-/// it in a bounded in-memory queue; a background thread writes the queue to the daemon in batches, each followed by
+/// `emit` stamps the event with the time and puts it in a bounded in-memory queue (an event without an id gets one
+/// when it is encoded: a per-emitter random prefix and a counter); a background thread writes the queue to the daemon in batches, each followed by
 /// `{"op":"sync"}` to learn it is committed. When the daemon is away the thread reconnects with capped exponential
 /// backoff and meanwhile writes events to the spill file (so does `emit` when the queue is full); on reconnecting
 /// it replays the spill file first, in order. The ids make replays safe: the daemon counts a repeat as a duplicate.
@@ -111,25 +111,22 @@ public final class SocketEventEmitter: EventSink {
     }
 
     /// Queues the event; never blocks on the daemon. When the queue is full the event goes to the spill file.
-    public func emit(_ event: Event) {
-        var event = event
-        if event.id == nil {
-            event.id = idPrefix + "-" + String(counter.wrappingAdd(1, ordering: .relaxed).newValue)
-        }
+    public func emit(_ event: consuming Event) {
         if event.timestamp == nil { event.timestamp = wallClockMilliseconds() }
-        let (accepted, wakeWriter) = queue.withLock { queue -> (Bool, Bool) in
+        var pending: Event? = consume event
+        let wakeWriter = queue.withLock { queue -> Bool in
             queue.enqueued += 1
             guard queue.events.count < configuration.queueCapacity, !queue.stopping else {
                 queue.handled += 1
-                return (false, false)
+                return false
             }
-            queue.events.append(event)
+            queue.events.append(pending.take()!)
             let idle = queue.writerIdle
             queue.writerIdle = false
-            return (true, idle)
+            return idle
         }
         if wakeWriter { wake.signal() }
-        if !accepted { spillOrDrop([event.wireLine], waiting: false) }
+        if let overflow = pending { spillOrDrop([line(for: overflow)], waiting: false) }
     }
 
     /// What the emitter has done so far.
@@ -179,7 +176,7 @@ public final class SocketEventEmitter: EventSink {
                 defer { queue.events.removeAll() }
                 return queue.events
             }
-            spillOrDrop(pending.map(\.wireLine))
+            spillOrDrop(pending.map(line(for:)))
             return true
         }
         wake.signal()
@@ -198,6 +195,15 @@ public final class SocketEventEmitter: EventSink {
             if queue.events.isEmpty, batch.isEmpty { queue.writerIdle = true }
             return (batch, queue.stopping)
         }
+    }
+
+    /// The event's wire line, with an id given here when it has none (once per event: the line is what is kept
+    /// in the spill file and replayed). Done off the caller's path, by the writer, to keep `emit` cheap.
+    func line(for event: Event) -> String {
+        guard event.id == nil else { return event.wireLine }
+        var event = event
+        event.id = idPrefix + "-" + String(counter.wrappingAdd(1, ordering: .relaxed).newValue)
+        return event.wireLine
     }
 
     /// Whether ``shutdown(timeout:)`` was called.

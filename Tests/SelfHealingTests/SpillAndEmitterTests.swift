@@ -63,12 +63,16 @@ import Testing
         Event(service: "portal", kind: .batchCompleted, component: "spam-capture", message: "batch \(number)")
     }
 
-    func spilledIDs(_ emitter: SocketEventEmitter) throws -> [String] {
+    func spilled(_ emitter: SocketEventEmitter) throws -> [Event] {
         let spill = try #require(emitter.spill)
         return try spill.peek(maxLines: 10_000).lines.map { line in
             guard case .event(let event) = try WireDecoder.decode(line) else { throw LineError("not an event") }
-            return event.id ?? ""
+            return event
         }
+    }
+
+    func spilledIDs(_ emitter: SocketEventEmitter) throws -> [String] {
+        try spilled(emitter).map { $0.id ?? "" }
     }
 
     @Test func spillsWithIdsWhenNoDaemonAnswers() throws {
@@ -92,9 +96,12 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         let emitter = SocketEventEmitter(configuration: configuration(directory, queueCapacity: 2))
         for number in 1...5 { emitter.emit(event(number)) }  // not started: the queue fills at once
-        #expect(try spilledIDs(emitter) == ["test-3", "test-4", "test-5"])
+        #expect(try spilled(emitter).map(\.message) == ["batch 3", "batch 4", "batch 5"])
         #expect(emitter.shutdown())
-        #expect(Set(try spilledIDs(emitter)) == Set((1...5).map { "test-\($0)" }))
+        let events = try spilled(emitter)
+        #expect(events.map(\.message) == ["batch 3", "batch 4", "batch 5", "batch 1", "batch 2"])
+        #expect(Set(events.compactMap(\.id)) == Set((1...5).map { "test-\($0)" }))
+        #expect(events.allSatisfy { $0.timestamp != nil })
     }
 
     @Test func replaysTheSpillAfterTheDaemonComesBackWithoutLossOrDoubles() throws {
