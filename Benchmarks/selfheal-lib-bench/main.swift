@@ -35,49 +35,80 @@ let limiter = RateLimiter(limit: RateLimit(capacity: 1_000_000_000, per: .second
 let socketPath = FileManager.default.temporaryDirectory.appendingPathComponent("selfheal-bench-absent.sock").path
 
 let benchmarks: [(name: String, body: (Int) async throws -> Void)] = [
-    ("baseline: direct async call", { count in
-        for index in 0..<count { blackHole(try await { () async throws -> Int in index }()) }
-    }),
-    ("closed circuit breaker", { count in
-        for index in 0..<count { blackHole(try await breaker.run { index }) }
-    }),
-    ("retry + closed circuit breaker (issue item 10)", { count in
-        for index in 0..<count { blackHole(try await retry.run { try await breaker.run { index } }) }
-    }),
-    ("Healing.run: fallback + retry + breaker", { count in
-        for index in 0..<count { blackHole(try await healing.run("dependency") { index }) }
-    }),
-    ("rate limiter acquire (allowed)", { count in
-        for _ in 0..<count { blackHole(limiter.acquire("user-7")) }
-    }),
-    ("emit one event, events switched off (no-op sink)", { count in
-        for index in 0..<count { quiet.emit(.retryAttempt, "retry") { $0.set("attempt", index) } }
-    }),
+    (
+        "baseline: direct async call",
+        { count in
+            for index in 0..<count { blackHole(try await { () async throws -> Int in index }()) }
+        }
+    ),
+    (
+        "closed circuit breaker",
+        { count in
+            for index in 0..<count { blackHole(try await breaker.run { index }) }
+        }
+    ),
+    (
+        "retry + closed circuit breaker (issue item 10)",
+        { count in
+            for index in 0..<count { blackHole(try await retry.run { try await breaker.run { index } }) }
+        }
+    ),
+    (
+        "Healing.run: fallback + retry + breaker",
+        { count in
+            for index in 0..<count { blackHole(try await healing.run("dependency") { index }) }
+        }
+    ),
+    (
+        "rate limiter acquire (allowed)",
+        { count in
+            for _ in 0..<count { blackHole(limiter.acquire("user-7")) }
+        }
+    ),
+    (
+        "emit one event, events switched off (no-op sink)",
+        { count in
+            for index in 0..<count { quiet.emit(.retryAttempt, "retry") { $0.set("attempt", index) } }
+        }
+    ),
     // The caller's side of the socket emitter: the reporter builds the event (message, attrs, time) and the
     // emitter enqueues it. Unstarted emitters (no writer competing for the 2 cores), a fresh one per 10,000
     // events so the queue stays at its usual size: the normal path, no spill, no drop.
-    ("emit one event through the socket emitter (caller side, issue item 10)", { count in
-        var configuration = SocketEmitterConfiguration(socketPath: socketPath)
-        configuration.queueCapacity = 10_001
-        var emitter = SocketEventEmitter(configuration: configuration)
-        var reporter = EventReporter(sink: emitter, service: "bench", component: "db-pool")
-        for index in 0..<count {
-            if index % 10_000 == 0 {
-                emitter = SocketEventEmitter(configuration: configuration)
-                reporter = EventReporter(sink: emitter, service: "bench", component: "db-pool")
+    (
+        "emit one event through the socket emitter (caller side, issue item 10)",
+        { count in
+            var configuration = SocketEmitterConfiguration(socketPath: socketPath)
+            configuration.queueCapacity = 10_001
+            var emitter = SocketEventEmitter(configuration: configuration)
+            var reporter = EventReporter(sink: emitter, service: "bench", component: "db-pool")
+            for index in 0..<count {
+                if index % 10_000 == 0 {
+                    emitter = SocketEventEmitter(configuration: configuration)
+                    reporter = EventReporter(sink: emitter, service: "bench", component: "db-pool")
+                }
+                reporter.emit(.retryAttempt, "Retry attempt") {
+                    $0.set("attempt", index)
+                    $0.set("max_attempts", 3)
+                }
             }
-            reporter.emit(.retryAttempt, "Retry attempt") {
-                $0.set("attempt", index)
-                $0.set("max_attempts", 3)
-            }
+            blackHole(emitter)
         }
-        blackHole(emitter)
-    }),
-    ("encode one event as a wire line (writer thread side)", { count in
-        let event = Event(service: "bench", kind: .retryAttempt, component: "db-pool", timestamp: 1_764_063_620_200,
-                          message: "Retry attempt", id: "abc-1", attributesJSON: #"{"attempt":2,"max_attempts":3}"#)
-        for _ in 0..<count { blackHole(event.wireLine) }
-    }),
+    ),
+    (
+        "encode one event as a wire line (writer thread side)",
+        { count in
+            let event = Event(
+                service: "bench",
+                kind: .retryAttempt,
+                component: "db-pool",
+                timestamp: 1_764_063_620_200,
+                message: "Retry attempt",
+                id: "abc-1",
+                attributesJSON: #"{"attempt":2,"max_attempts":3}"#
+            )
+            for _ in 0..<count { blackHole(event.wireLine) }
+        }
+    ),
 ]
 
 for (name, body) in benchmarks where filter.isEmpty || name.contains(filter) {

@@ -22,11 +22,19 @@ struct AssistanceEndpoint: Sendable {
     func fetch() throws -> [String] {
         let (status, contentType, body) =
             database.exhausted
-            ? (500, "text/html", "<HTML><HEAD><TITLE>500</TITLE></HEAD><BODY>Too many database connections opened: "
-                + "FATAL: sorry, too many clients already</BODY></HTML>")
+            ? (
+                500, "text/html",
+                "<HTML><HEAD><TITLE>500</TITLE></HEAD><BODY>Too many database connections opened: "
+                    + "FATAL: sorry, too many clients already</BODY></HTML>"
+            )
             : (200, "application/json", #"{"requests":["Maria needs help with task 4512","Tom: login issue"]}"#)
-        return try validator.decode(Requests.self, status: status, contentType: contentType, body: Data(body.utf8),
-                                    endpoint: "/api/manager/assistance").requests
+        return try validator.decode(
+            Requests.self,
+            status: status,
+            contentType: contentType,
+            body: Data(body.utf8),
+            endpoint: "/api/manager/assistance"
+        ).requests
     }
 }
 
@@ -42,13 +50,21 @@ func assistanceStory(sink: any EventSink, service: String, flags: FeatureFlags) 
     configuration.flags = flags
     configuration.retry = RetryPolicy(maxAttempts: 3, initialDelay: .seconds(1), maxDelay: .seconds(8), jitter: .full)
     configuration.retry.seed = 2025
-    configuration.breaker = CircuitBreakerConfiguration(consecutiveFailureThreshold: 2, failureRateThreshold: 0.5,
-                                                        resetTimeout: .seconds(3))
+    configuration.breaker = CircuitBreakerConfiguration(
+        consecutiveFailureThreshold: 2,
+        failureRateThreshold: 0.5,
+        resetTimeout: .seconds(3)
+    )
     let healing = Healing(service: service, sink: sink, configuration: configuration, clock: clock)
     let endpoint = AssistanceEndpoint(
         database: database,
-        validator: ResponseValidator(reporter: EventReporter(sink: sink, service: service,
-                                                             component: "/api/manager/assistance"))
+        validator: ResponseValidator(
+            reporter: EventReporter(
+                sink: sink,
+                service: service,
+                component: "/api/manager/assistance"
+            )
+        )
     )
 
     func load(_ moment: String) async {

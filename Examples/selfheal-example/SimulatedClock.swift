@@ -29,7 +29,8 @@ final class SimulatedClock: Clock, Sendable {
 
     /// The time since the story began, e.g. `+1.250s`.
     var stamp: String {
-        let milliseconds = now.offset.components.seconds * 1_000 + now.offset.components.attoseconds / 1_000_000_000_000_000
+        let milliseconds =
+            now.offset.components.seconds * 1_000 + now.offset.components.attoseconds / 1_000_000_000_000_000
         let seconds = milliseconds / 1_000
         let fraction = String(milliseconds % 1_000)
         return "+\(seconds).\(String(repeating: "0", count: 3 - fraction.count))\(fraction)s"

@@ -36,8 +36,10 @@ func spamCaptureStory(sink: any EventSink, service: String, flags: FeatureFlags)
     var queue = (1...1_418).map { Message(id: "msg-\($0)", status: .ready) }
     queue.insert(contentsOf: (1...5).map { Message(id: "old-\($0)", status: .promoted) }, at: 700)
     let plan = batcher.plan(itemCount: queue.count)
-    print("\(clock.stamp) estimated \(plan.estimatedTotal) for \(plan.items) items: over the 10 s limit,"
-        + " batching by \(plan.batchSize)")
+    print(
+        "\(clock.stamp) estimated \(plan.estimatedTotal) for \(plan.items) items: over the 10 s limit,"
+            + " batching by \(plan.batchSize)"
+    )
 
     var click = 0
     var captured = 0
@@ -55,8 +57,10 @@ func spamCaptureStory(sink: any EventSink, service: String, flags: FeatureFlags)
             }
         }
         queue.removeFirst(result.processed)
-        print("\(clock.stamp) click \(click): Captured \(captured) / 1418 (\(queue.count) remaining),"
-            + " \(blocked) invalid transitions blocked")
+        print(
+            "\(clock.stamp) click \(click): Captured \(captured) / 1418 (\(queue.count) remaining),"
+                + " \(blocked) invalid transitions blocked"
+        )
         clock.advance(by: .seconds(1))  // the user clicks again
     }
 }

@@ -26,10 +26,16 @@ let flags = FeatureFlags.fromEnvironment()
 var emitter: SocketEventEmitter?
 let sink: any EventSink
 if let socket = option("--socket") {
-    let spill = option("--spill") ?? FileManager.default.temporaryDirectory
+    let spill =
+        option("--spill")
+        ?? FileManager.default.temporaryDirectory
         .appendingPathComponent("selfheal-example-spill.ndjson").path
-    let socketEmitter = SocketEventEmitter(configuration: SocketEmitterConfiguration(socketPath: socket,
-                                                                                     spillPath: spill))
+    let socketEmitter = SocketEventEmitter(
+        configuration: SocketEmitterConfiguration(
+            socketPath: socket,
+            spillPath: spill
+        )
+    )
     socketEmitter.start()
     emitter = socketEmitter
     sink = flags.applied(to: socketEmitter)
@@ -46,8 +52,10 @@ if let emitter {
     let delivered = emitter.waitUntilDelivered(timeout: .seconds(10))
     emitter.shutdown(timeout: .seconds(5))
     let statistics = emitter.currentStatistics
-    print("\nemitted \(statistics.emitted) events: \(statistics.accepted) stored, \(statistics.duplicates) duplicates,"
-        + " \(statistics.rejected) rejected, \(statistics.spilled) spilled, \(statistics.dropped) dropped")
+    print(
+        "\nemitted \(statistics.emitted) events: \(statistics.accepted) stored, \(statistics.duplicates) duplicates,"
+            + " \(statistics.rejected) rejected, \(statistics.spilled) spilled, \(statistics.dropped) dropped"
+    )
     if let rejection = statistics.lastRejection { print("last rejection: \(rejection)") }
     if !delivered { print("the daemon did not confirm every event: they wait in the spill file for the next run") }
 }

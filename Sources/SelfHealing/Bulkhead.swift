@@ -91,10 +91,11 @@ public final class Bulkhead: Sendable {
     /// - Throws: ``BulkheadFullError`` when refused, `CancellationError` when cancelled while queued, else whatever
     ///   the operation throws.
     nonisolated(nonsending)
-    public func run<T>(
-        priority: CallPriority = .critical,
-        _ operation: nonisolated(nonsending) () async throws -> T
-    ) async throws -> T {
+        public func run<T>(
+            priority: CallPriority = .critical,
+            _ operation: nonisolated(nonsending) () async throws -> T
+        ) async throws -> T
+    {
         guard configuration.isEnabled else { return try await operation() }
         try await acquire(priority: priority)
         defer { release() }
@@ -103,7 +104,8 @@ public final class Bulkhead: Sendable {
 
     /// Takes a slot, waiting in the queue if needed; give it back with ``release()``.
     nonisolated(nonsending)
-    public func acquire(priority: CallPriority = .critical) async throws {
+        public func acquire(priority: CallPriority = .critical) async throws
+    {
         let maxConcurrent = max(1, configuration.maxConcurrent)
         let sheds = priority == .nonCritical && configuration.shedsNonCriticalAtCriticalLoad
         let admitted = try state.withLock { state throws(BulkheadFullError) -> Bool in

@@ -27,8 +27,11 @@ public final class CircuitBreaker<C: Clock>: Sendable where C.Duration == Durati
     ///   - configuration: when to open and how to probe.
     ///   - reporter: where events go; its component names the dependency.
     ///   - clock: the clock that measures time.
-    public init(configuration: CircuitBreakerConfiguration = CircuitBreakerConfiguration(), reporter: EventReporter,
-                clock: C) {
+    public init(
+        configuration: CircuitBreakerConfiguration = CircuitBreakerConfiguration(),
+        reporter: EventReporter,
+        clock: C
+    ) {
         self.configuration = configuration
         self.reporter = reporter
         self.clock = clock
@@ -50,7 +53,8 @@ public final class CircuitBreaker<C: Clock>: Sendable where C.Duration == Durati
     /// Runs the operation through the breaker.
     /// - Throws: ``CircuitOpenError`` when refused, else whatever the operation throws.
     nonisolated(nonsending)
-    public func run<T>(_ operation: nonisolated(nonsending) () async throws -> T) async throws -> T {
+        public func run<T>(_ operation: nonisolated(nonsending) () async throws -> T) async throws -> T
+    {
         guard configuration.isEnabled else { return try await operation() }
         let permit = try acquire()
         let value: T
@@ -198,8 +202,10 @@ extension CircuitBreaker where C == ContinuousClock {
     /// - Parameters:
     ///   - configuration: when to open and how to probe.
     ///   - reporter: where events go; its component names the dependency.
-    public convenience init(configuration: CircuitBreakerConfiguration = CircuitBreakerConfiguration(),
-                            reporter: EventReporter) {
+    public convenience init(
+        configuration: CircuitBreakerConfiguration = CircuitBreakerConfiguration(),
+        reporter: EventReporter
+    ) {
         self.init(configuration: configuration, reporter: reporter, clock: ContinuousClock())
     }
 }

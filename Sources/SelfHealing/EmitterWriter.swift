@@ -48,8 +48,10 @@ struct EmitterWriter {
     private mutating func connectIfDue() {
         guard connection == nil, ContinuousClock.now >= nextAttempt else { return }
         do {
-            connection = try IngestClient(socketPath: configuration.socketPath,
-                                          timeout: max(0.001, configuration.replyTimeout.seconds))
+            connection = try IngestClient(
+                socketPath: configuration.socketPath,
+                timeout: max(0.001, configuration.replyTimeout.seconds)
+            )
             delay = configuration.reconnectInitialDelay
             previous = (0, 0, 0)
             emitter.update { $0.isConnected = true }

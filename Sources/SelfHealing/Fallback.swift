@@ -47,10 +47,11 @@ public final class Fallback<Value: Sendable, C: Clock>: Sendable where C.Duratio
     ///   - operation: the call.
     /// - Throws: the operation's error when there is no usable cached value, or on cancellation.
     nonisolated(nonsending)
-    public func run(
-        key: String = "default",
-        _ operation: nonisolated(nonsending) () async throws -> Value
-    ) async throws -> FallbackResult<Value> {
+        public func run(
+            key: String = "default",
+            _ operation: nonisolated(nonsending) () async throws -> Value
+        ) async throws -> FallbackResult<Value>
+    {
         do {
             let value = try await operation()
             if isEnabled { store(value, key: key) }

@@ -26,9 +26,10 @@ public struct HealingConfiguration: Sendable {
 /// ```
 ///
 /// The layers, outermost first: **fallback** (a failed call is answered with the last good value of the same
-/// component and cache key, if young enough and of the same type) → **retry** (with backoff, jitter and a per-component budget) →
-/// **circuit breaker** (one per component; each attempt is a call through it, so failed attempts open it, and
-/// an open breaker stops the retries at once) → the operation. Each layer emits its events under the component.
+/// component and cache key, if young enough and of the same type) → **retry** (with backoff, jitter and a
+/// per-component budget) → **circuit breaker** (one per component; each attempt is a call through it, so failed
+/// attempts open it, and an open breaker stops the retries at once) → the operation. Each layer emits its events
+/// under the component.
 public final class Healing<C: Clock>: Sendable where C.Duration == Duration {
     /// One component's layers. A class, kept in a non-generic dictionary: generic types cost a metadata lookup
     /// per call, and this is on every call's path.
@@ -58,8 +59,12 @@ public final class Healing<C: Clock>: Sendable where C.Duration == Duration {
     ///   - sink: where events go.
     ///   - configuration: the settings of every part.
     ///   - clock: the clock every part uses.
-    public init(service: String, sink: any EventSink, configuration: HealingConfiguration = HealingConfiguration(),
-                clock: C) {
+    public init(
+        service: String,
+        sink: any EventSink,
+        configuration: HealingConfiguration = HealingConfiguration(),
+        clock: C
+    ) {
         self.configuration = configuration
         self.reporter = EventReporter(sink: configuration.flags.applied(to: sink), service: service)
         self.clock = clock
@@ -72,21 +77,23 @@ public final class Healing<C: Clock>: Sendable where C.Duration == Duration {
     ///   - operation: the call.
     /// - Throws: the last error when nothing could save the call (no cached value, or fallback off).
     nonisolated(nonsending)
-    public func run<T: Sendable>(
-        _ component: String,
-        cacheKey: String = "default",
-        _ operation: nonisolated(nonsending) () async throws -> T
-    ) async throws -> T {
+        public func run<T: Sendable>(
+            _ component: String,
+            cacheKey: String = "default",
+            _ operation: nonisolated(nonsending) () async throws -> T
+        ) async throws -> T
+    {
         try await runWithDetails(component, cacheKey: cacheKey, operation).value
     }
 
     /// Like ``run(_:cacheKey:_:)``, but says whether the value is a cached one and how old it is.
     nonisolated(nonsending)
-    public func runWithDetails<T: Sendable>(
-        _ component: String,
-        cacheKey: String = "default",
-        _ operation: nonisolated(nonsending) () async throws -> T
-    ) async throws -> FallbackResult<T> {
+        public func runWithDetails<T: Sendable>(
+            _ component: String,
+            cacheKey: String = "default",
+            _ operation: nonisolated(nonsending) () async throws -> T
+        ) async throws -> FallbackResult<T>
+    {
         guard configuration.flags.enabled else {
             return FallbackResult(value: try await operation(), age: .zero, isCached: false)
         }
@@ -116,12 +123,23 @@ public final class Healing<C: Clock>: Sendable where C.Duration == Duration {
             let flags = configuration.flags
             let budget = configuration.retryBudget.map { RetryBudget(configuration: $0) }
             let made = Parts(
-                breaker: CircuitBreaker(configuration: flags.applied(to: configuration.breaker), reporter: reporter,
-                                        clock: clock),
-                retry: Retry(policy: flags.applied(to: configuration.retry), reporter: reporter, budget: budget,
-                             clock: clock),
-                fallback: Fallback(maxAge: configuration.fallbackMaxAge, reporter: reporter,
-                                   isEnabled: flags.fallback, clock: clock)
+                breaker: CircuitBreaker(
+                    configuration: flags.applied(to: configuration.breaker),
+                    reporter: reporter,
+                    clock: clock
+                ),
+                retry: Retry(
+                    policy: flags.applied(to: configuration.retry),
+                    reporter: reporter,
+                    budget: budget,
+                    clock: clock
+                ),
+                fallback: Fallback(
+                    maxAge: configuration.fallbackMaxAge,
+                    reporter: reporter,
+                    isEnabled: flags.fallback,
+                    clock: clock
+                )
             )
             parts[component] = made
             return made
@@ -135,8 +153,11 @@ extension Healing where C == ContinuousClock {
     ///   - service: the service name events carry.
     ///   - sink: where events go.
     ///   - configuration: the settings of every part.
-    public convenience init(service: String, sink: any EventSink,
-                            configuration: HealingConfiguration = HealingConfiguration()) {
+    public convenience init(
+        service: String,
+        sink: any EventSink,
+        configuration: HealingConfiguration = HealingConfiguration()
+    ) {
         self.init(service: service, sink: sink, configuration: configuration, clock: ContinuousClock())
     }
 }

@@ -95,8 +95,11 @@ public final class HealthMonitor<C: Clock>: Sendable where C.Duration == Duratio
     ///   - configuration: thresholds and limits.
     ///   - reporter: where events go.
     ///   - clock: the clock that times checks.
-    public init(configuration: HealthMonitorConfiguration = HealthMonitorConfiguration(), reporter: EventReporter,
-                clock: C) {
+    public init(
+        configuration: HealthMonitorConfiguration = HealthMonitorConfiguration(),
+        reporter: EventReporter,
+        clock: C
+    ) {
         self.configuration = configuration
         self.reporter = reporter
         self.clock = clock
@@ -144,7 +147,9 @@ public final class HealthMonitor<C: Clock>: Sendable where C.Duration == Duratio
                 state.statuses[report.name] = report.status
                 if let error = report.error {
                     state.recentErrors.append(HealthError(check: report.name, error: error, timestamp: now))
-                    if state.recentErrors.count > limit { state.recentErrors.removeFirst(state.recentErrors.count - limit) }
+                    if state.recentErrors.count > limit {
+                        state.recentErrors.removeFirst(state.recentErrors.count - limit)
+                    }
                 }
                 if previous != report.status { reportChange(report) }
             }
@@ -190,8 +195,10 @@ extension HealthMonitor where C == ContinuousClock {
     /// - Parameters:
     ///   - configuration: thresholds and limits.
     ///   - reporter: where events go.
-    public convenience init(configuration: HealthMonitorConfiguration = HealthMonitorConfiguration(),
-                            reporter: EventReporter) {
+    public convenience init(
+        configuration: HealthMonitorConfiguration = HealthMonitorConfiguration(),
+        reporter: EventReporter
+    ) {
         self.init(configuration: configuration, reporter: reporter, clock: ContinuousClock())
     }
 }

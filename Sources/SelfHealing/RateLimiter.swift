@@ -127,7 +127,8 @@ public final class RateLimiter<C: Clock>: Sendable where C.Duration == Duration 
     /// Runs the operation if `key` has a token.
     /// - Throws: ``RateLimitedError`` when throttled, else whatever the operation throws.
     nonisolated(nonsending)
-    public func run<T>(key: String, _ operation: nonisolated(nonsending) () async throws -> T) async throws -> T {
+        public func run<T>(key: String, _ operation: nonisolated(nonsending) () async throws -> T) async throws -> T
+    {
         if case .throttled(let retryAfter) = acquire(key) { throw RateLimitedError(key: key, retryAfter: retryAfter) }
         return try await operation()
     }
@@ -137,8 +138,12 @@ public final class RateLimiter<C: Clock>: Sendable where C.Duration == Duration 
 
     /// Forgets keys idle for a whole period (their bucket is full again); if that is not enough, the least
     /// recently used half.
-    private static func forgetIdle(_ buckets: inout [String: TokenBucket], now: Duration, limit: RateLimit,
-                                   maxKeys: Int) {
+    private static func forgetIdle(
+        _ buckets: inout [String: TokenBucket],
+        now: Duration,
+        limit: RateLimit,
+        maxKeys: Int
+    ) {
         buckets = buckets.filter { now - $0.value.refilledAt < limit.period }
         guard buckets.count >= maxKeys else { return }
         let newest = buckets.sorted { $0.value.refilledAt > $1.value.refilledAt }.prefix(maxKeys / 2)

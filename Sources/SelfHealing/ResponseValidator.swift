@@ -40,7 +40,8 @@ public struct InvalidResponseError: HTTPStatusError, Sendable, CustomStringConve
         let target = endpoint.map { " from \($0)" } ?? ""
         switch reason {
         case .errorStatus: return "HTTP \(statusCode)\(target): \(excerpt)"
-        case .notJSON: return "HTTP \(statusCode)\(target) is not JSON (\(contentType ?? "no content type")): \(excerpt)"
+        case .notJSON:
+            return "HTTP \(statusCode)\(target) is not JSON (\(contentType ?? "no content type")): \(excerpt)"
         case .undecodable(let detail): return "HTTP \(statusCode)\(target) has unexpected JSON (\(detail)): \(excerpt)"
         }
     }

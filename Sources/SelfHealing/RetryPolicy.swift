@@ -42,8 +42,12 @@ public struct RetryPolicy: Sendable {
     ///   - initialDelay: the delay before the first retry.
     ///   - maxDelay: the longest delay between two attempts.
     ///   - jitter: how delays are randomised.
-    public init(maxAttempts: Int, initialDelay: Duration = .seconds(1), maxDelay: Duration = .seconds(30),
-                jitter: Jitter = .full) {
+    public init(
+        maxAttempts: Int,
+        initialDelay: Duration = .seconds(1),
+        maxDelay: Duration = .seconds(30),
+        jitter: Jitter = .full
+    ) {
         self.maxAttempts = maxAttempts
         self.initialDelay = initialDelay
         self.maxDelay = maxDelay

@@ -61,10 +61,11 @@ public struct EmitterStatistics: Sendable, Equatable {
 /// The sink that sends events to the daemon without ever making the service wait.
 ///
 /// `emit` stamps the event with the time and puts it in a bounded in-memory queue (an event without an id gets one
-/// when it is encoded: a per-emitter random prefix and a counter); a background thread writes the queue to the daemon in batches, each followed by
-/// `{"op":"sync"}` to learn it is committed. When the daemon is away the thread reconnects with capped exponential
-/// backoff and meanwhile writes events to the spill file (so does `emit` when the queue is full); on reconnecting
-/// it replays the spill file first, in order. The ids make replays safe: the daemon counts a repeat as a duplicate.
+/// when it is encoded: a per-emitter random prefix and a counter); a background thread writes the queue to the
+/// daemon in batches, each followed by `{"op":"sync"}` to learn it is committed. When the daemon is away the thread
+/// reconnects with capped exponential backoff and meanwhile writes events to the spill file (so does `emit` when
+/// the queue is full); on reconnecting it replays the spill file first, in order. The ids make replays safe: the
+/// daemon counts a repeat as a duplicate.
 ///
 /// Call ``start()`` once, and ``shutdown(timeout:)`` before exiting so queued events are sent or spilled.
 public final class SocketEventEmitter: EventSink {

@@ -1,6 +1,7 @@
 import SelfHealEvents
 import Synchronization
 import Testing
+
 @testable import SelfHealing
 
 @Suite struct CircuitBreakerTests {
@@ -45,7 +46,11 @@ import Testing
     }
 
     @Test func successResetsConsecutiveCount() async throws {
-        let breaker = CircuitBreaker(configuration: configuration(), reporter: recordingReporter().0, clock: ManualClock())
+        let breaker = CircuitBreaker(
+            configuration: configuration(),
+            reporter: recordingReporter().0,
+            clock: ManualClock()
+        )
         await fail(breaker, times: 2)
         _ = try await breaker.run { 1 }
         await fail(breaker, times: 2)
@@ -54,7 +59,11 @@ import Testing
 
     @Test func failureRateNeedsMinimumCalls() async throws {
         var configuration = CircuitBreakerConfiguration(
-            consecutiveFailureThreshold: nil, failureRateThreshold: 0.5, window: .count(10), minimumCalls: 10)
+            consecutiveFailureThreshold: nil,
+            failureRateThreshold: 0.5,
+            window: .count(10),
+            minimumCalls: 10
+        )
         configuration.resetTimeout = .seconds(5)
         let (reporter, sink) = recordingReporter()
         let breaker = CircuitBreaker(configuration: configuration, reporter: reporter, clock: ManualClock())
@@ -76,8 +85,16 @@ import Testing
 
     @Test func countWindowForgetsOldCalls() async throws {
         let configuration = CircuitBreakerConfiguration(
-            consecutiveFailureThreshold: nil, failureRateThreshold: 0.5, window: .count(4), minimumCalls: 4)
-        let breaker = CircuitBreaker(configuration: configuration, reporter: recordingReporter().0, clock: ManualClock())
+            consecutiveFailureThreshold: nil,
+            failureRateThreshold: 0.5,
+            window: .count(4),
+            minimumCalls: 4
+        )
+        let breaker = CircuitBreaker(
+            configuration: configuration,
+            reporter: recordingReporter().0,
+            clock: ManualClock()
+        )
         await fail(breaker, times: 1)
         for _ in 0..<4 { _ = try await breaker.run { 1 } }
         await fail(breaker, times: 1)
@@ -87,7 +104,11 @@ import Testing
     @Test func timeWindowExpiresOldFailures() async throws {
         let clock = ManualClock()
         let configuration = CircuitBreakerConfiguration(
-            consecutiveFailureThreshold: nil, failureRateThreshold: 0.5, window: .time(.seconds(10)), minimumCalls: 4)
+            consecutiveFailureThreshold: nil,
+            failureRateThreshold: 0.5,
+            window: .time(.seconds(10)),
+            minimumCalls: 4
+        )
         let breaker = CircuitBreaker(configuration: configuration, reporter: recordingReporter().0, clock: clock)
         await fail(breaker, times: 3)
         clock.advance(by: .seconds(11))
@@ -146,7 +167,11 @@ import Testing
 
     @Test func probesThroughRunNeverExceedTheLimit() async throws {
         let clock = ManualClock()
-        let breaker = CircuitBreaker(configuration: configuration(probes: 2), reporter: recordingReporter().0, clock: clock)
+        let breaker = CircuitBreaker(
+            configuration: configuration(probes: 2),
+            reporter: recordingReporter().0,
+            clock: clock
+        )
         await fail(breaker, times: 3)
         clock.advance(by: .seconds(30))
         let running = Box((now: 0, most: 0))

@@ -85,9 +85,12 @@ final class FakeDaemon: Sendable {
                 let line = String(decoding: buffer[..<newline], as: UTF8.self)
                 buffer.removeSubrange(...newline)
                 if line == #"{"op":"sync"}"# {
-                    let reply = #"{"op":"sync","ok":true,"accepted":\#(counts.accepted),"#
+                    let reply =
+                        #"{"op":"sync","ok":true,"accepted":\#(counts.accepted),"#
                         + #""duplicates":\#(counts.duplicates),"rejected":0,"last_seq":0,"errors":[]}"# + "\n"
-                    _ = Array(reply.utf8).withUnsafeBytes { send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                    _ = Array(reply.utf8).withUnsafeBytes {
+                        send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+                    }
                 } else if store.insert(line) {
                     counts.accepted += 1
                 } else {

@@ -1,5 +1,6 @@
 import SelfHealEvents
 import Testing
+
 @testable import SelfHealing
 
 @Suite struct FeatureFlagsTests {
@@ -21,12 +22,19 @@ import Testing
 }
 
 @Suite struct HealingTests {
-    func healing(_ sink: RecordingEventSink, clock: ManualClock, flags: FeatureFlags = FeatureFlags()) -> Healing<ManualClock> {
+    func healing(
+        _ sink: RecordingEventSink,
+        clock: ManualClock,
+        flags: FeatureFlags = FeatureFlags()
+    ) -> Healing<ManualClock> {
         var configuration = HealingConfiguration()
         configuration.flags = flags
         configuration.retry = RetryPolicy(maxAttempts: 3, initialDelay: .seconds(1), jitter: .none)
-        configuration.breaker = CircuitBreakerConfiguration(consecutiveFailureThreshold: 2, failureRateThreshold: nil,
-                                                            resetTimeout: .seconds(30))
+        configuration.breaker = CircuitBreakerConfiguration(
+            consecutiveFailureThreshold: 2,
+            failureRateThreshold: nil,
+            resetTimeout: .seconds(30)
+        )
         return Healing(service: "portal", sink: sink, configuration: configuration, clock: clock)
     }
 
@@ -48,9 +56,11 @@ import Testing
         #expect(degraded.isCached)
         #expect(degraded.value == "cached list")
         #expect(pool.callCount == 2)  // the third attempt was refused by the open breaker
-        #expect(sink.kinds == [
-            "retry.attempt", "breaker.opened", "retry.attempt", "breaker.rejected", "fallback.served",
-        ])
+        #expect(
+            sink.kinds == [
+                "retry.attempt", "breaker.opened", "retry.attempt", "breaker.rejected", "fallback.served",
+            ]
+        )
         #expect(sink.events.allSatisfy { $0.component == "assistance-api" && $0.service == "portal" })
 
         clock.advance(by: .seconds(30))
@@ -74,7 +84,11 @@ import Testing
 
     @Test func switchedOffItSimplyRunsTheOperation() async throws {
         let sink = RecordingEventSink()
-        let healing = healing(sink, clock: ManualClock(), flags: FeatureFlags.fromEnvironment(["SELF_HEALING_ENABLED": "0"]))
+        let healing = healing(
+            sink,
+            clock: ManualClock(),
+            flags: FeatureFlags.fromEnvironment(["SELF_HEALING_ENABLED": "0"])
+        )
         let dependency = FlakyDependency(failures: 1)
         await #expect(throws: TransientError.self) { try await healing.run("api") { try dependency.call() } }
         #expect(dependency.callCount == 1)

@@ -1,5 +1,6 @@
 import SelfHealEvents
 import Testing
+
 @testable import SelfHealing
 
 @Suite struct PoolMonitorTests {
@@ -8,8 +9,12 @@ import Testing
         let monitor = PoolMonitor(reporter: reporter)
         let readings = [40, 70, 85, 86, 90, 92, 98, 88, 86, 84, 50, 92, 10]
         let levels = readings.map { monitor.record(used: $0, max: 100) }
-        #expect(levels == [.normal, .normal, .warning, .warning, .warning, .critical, .critical, .warning, .warning,
-                           .normal, .normal, .critical, .normal])
+        #expect(
+            levels == [
+                .normal, .normal, .warning, .warning, .warning, .critical, .critical, .warning, .warning,
+                .normal, .normal, .critical, .normal,
+            ]
+        )
         #expect(sink.kinds == ["pool.warning", "pool.critical", "pool.recovered", "pool.critical", "pool.recovered"])
         #expect(attributes(sink.events[1])["used"] as? Int == 92)
         #expect(attributes(sink.events[1])["max"] as? Int == 100)
@@ -19,8 +24,10 @@ import Testing
 
     @Test func thresholdsAreConfigurable() {
         let (reporter, sink) = recordingReporter("db-pool")
-        let monitor = PoolMonitor(thresholds: PoolThresholds(warning: 0.5, critical: 0.7, recovery: 0.3),
-                                  reporter: reporter)
+        let monitor = PoolMonitor(
+            thresholds: PoolThresholds(warning: 0.5, critical: 0.7, recovery: 0.3),
+            reporter: reporter
+        )
         for used in [49, 50, 71, 40, 29] { monitor.record(used: used, max: 100) }
         #expect(sink.kinds == ["pool.warning", "pool.critical", "pool.recovered"])
         #expect(attributes(sink.events[2])["used"] as? Int == 29)
@@ -56,11 +63,19 @@ func eventually(_ condition: () -> Bool) async {
 @Suite struct BulkheadTests {
     @Test func limitsConcurrencyAndQueues() async throws {
         let (reporter, sink) = recordingReporter("db-pool")
-        let bulkhead = Bulkhead(configuration: BulkheadConfiguration(maxConcurrent: 2, maxQueue: 1),
-                                reporter: reporter)
+        let bulkhead = Bulkhead(
+            configuration: BulkheadConfiguration(maxConcurrent: 2, maxQueue: 1),
+            reporter: reporter
+        )
         let gate = Gate()
-        async let first: Int = bulkhead.run { await gate.wait(); return 1 }
-        async let second: Int = bulkhead.run { await gate.wait(); return 2 }
+        async let first: Int = bulkhead.run {
+            await gate.wait()
+            return 1
+        }
+        async let second: Int = bulkhead.run {
+            await gate.wait()
+            return 2
+        }
         await eventually { bulkhead.inFlight == 2 }
         async let third: Int = bulkhead.run { 3 }
         await eventually { bulkhead.queued == 1 }
@@ -79,8 +94,10 @@ func eventually(_ condition: () -> Bool) async {
 
     @Test func shedsNonCriticalWorkAtCriticalLoad() async throws {
         let (reporter, sink) = recordingReporter("db-pool")
-        let bulkhead = Bulkhead(configuration: BulkheadConfiguration(maxConcurrent: 10, maxQueue: 5),
-                                reporter: reporter)
+        let bulkhead = Bulkhead(
+            configuration: BulkheadConfiguration(maxConcurrent: 10, maxQueue: 5),
+            reporter: reporter
+        )
         let gate = Gate()
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<9 { group.addTask { try await bulkhead.run { await gate.wait() } } }
@@ -117,8 +134,10 @@ func eventually(_ condition: () -> Bool) async {
     }
 
     @Test func cancelledWaiterLeavesTheQueue() async throws {
-        let bulkhead = Bulkhead(configuration: BulkheadConfiguration(maxConcurrent: 1, maxQueue: 5),
-                                reporter: recordingReporter().0)
+        let bulkhead = Bulkhead(
+            configuration: BulkheadConfiguration(maxConcurrent: 1, maxQueue: 5),
+            reporter: recordingReporter().0
+        )
         let gate = Gate()
         async let holder: Void = bulkhead.run { await gate.wait() }
         await eventually { bulkhead.inFlight == 1 }

@@ -1,5 +1,6 @@
 import SelfHealEvents
 import Testing
+
 @testable import SelfHealing
 
 @Suite struct RateLimiterTests {
@@ -54,8 +55,11 @@ import Testing
     }
 
     @Test func runThrowsWhenThrottled() async throws {
-        let limiter = RateLimiter(limit: RateLimit(capacity: 1, per: .seconds(1)), reporter: recordingReporter().0,
-                                  clock: ManualClock())
+        let limiter = RateLimiter(
+            limit: RateLimit(capacity: 1, per: .seconds(1)),
+            reporter: recordingReporter().0,
+            clock: ManualClock()
+        )
         #expect(try await limiter.run(key: "k") { 1 } == 1)
         await #expect(throws: RateLimitedError(key: "k", retryAfter: .seconds(1))) {
             try await limiter.run(key: "k") { 1 }

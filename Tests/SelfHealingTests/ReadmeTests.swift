@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import SelfHealing
+import Testing
 
 /// The README's example, compiled and run (against a socket with no daemon: events go to the spill file).
 @Suite struct ReadmeTests {
@@ -26,8 +26,10 @@ import SelfHealing
         let healing = Healing(service: "portal", sink: emitter)
         let requests = try await healing.run("/api/manager/assistance") { try await api.assistanceRequests() }
         let messages = TransitionValidator<RawStatus>(
-            entity: "message", reporter: healing.reporter.component("spam-capture"),
-            allowed: [.ready: [.spamReview, .promoted], .spamReview: [.ready, .spamArchived]])
+            entity: "message",
+            reporter: healing.reporter.component("spam-capture"),
+            allowed: [.ready: [.spamReview, .promoted], .spamReview: [.ready, .spamArchived]]
+        )
         #expect(throws: TransitionError<RawStatus>.self) {
             try messages.validate(id: message.id, from: message.status, to: .spamReview, operation: "spam-capture")
         }

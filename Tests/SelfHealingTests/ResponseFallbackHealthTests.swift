@@ -1,6 +1,7 @@
 import Foundation
 import SelfHealEvents
 import Testing
+
 @testable import SelfHealing
 
 struct AssistanceRequests: Decodable, Equatable, Sendable {
@@ -13,8 +14,13 @@ struct AssistanceRequests: Decodable, Equatable, Sendable {
         let validator = ResponseValidator(reporter: reporter)
         let html = Data("<HTML><HEAD><TITLE>Internal Server Error</TITLE></HEAD>\n<BODY>Function timed out</BODY>".utf8)
         do {
-            _ = try validator.decode(AssistanceRequests.self, status: 500, contentType: "text/html", body: html,
-                                     endpoint: "/api/manager/assistance")
+            _ = try validator.decode(
+                AssistanceRequests.self,
+                status: 500,
+                contentType: "text/html",
+                body: html,
+                endpoint: "/api/manager/assistance"
+            )
             Issue.record("an HTML page decoded")
         } catch {
             #expect(error.statusCode == 500)
@@ -33,16 +39,29 @@ struct AssistanceRequests: Decodable, Equatable, Sendable {
         let (reporter, sink) = recordingReporter()
         let validator = ResponseValidator(reporter: reporter)
         let good = Data(#"{"requests":["a","b"]}"#.utf8)
-        let value = try validator.decode(AssistanceRequests.self, status: 200, contentType: "application/json", body: good)
+        let value = try validator.decode(
+            AssistanceRequests.self,
+            status: 200,
+            contentType: "application/json",
+            body: good
+        )
         #expect(value == AssistanceRequests(requests: ["a", "b"]))
         #expect(sink.events.isEmpty)
         #expect(throws: InvalidResponseError.self) {
-            try validator.decode(AssistanceRequests.self, status: 200, contentType: "application/json",
-                                 body: Data(#"{"items":[]}"#.utf8))
+            try validator.decode(
+                AssistanceRequests.self,
+                status: 200,
+                contentType: "application/json",
+                body: Data(#"{"items":[]}"#.utf8)
+            )
         }
         #expect(throws: InvalidResponseError.self) {
-            try validator.decode(AssistanceRequests.self, status: 404, contentType: "application/json",
-                                 body: Data(#"{"error":"not found"}"#.utf8))
+            try validator.decode(
+                AssistanceRequests.self,
+                status: 404,
+                contentType: "application/json",
+                body: Data(#"{"error":"not found"}"#.utf8)
+            )
         }
         #expect(throws: InvalidResponseError.self) {
             try validator.decode(AssistanceRequests.self, status: 200, contentType: nil, body: Data())
@@ -84,7 +103,11 @@ struct AssistanceRequests: Decodable, Equatable, Sendable {
     }
 
     @Test func disabledRethrows() async throws {
-        let fallback = Fallback<Int, ManualClock>(reporter: recordingReporter().0, isEnabled: false, clock: ManualClock())
+        let fallback = Fallback<Int, ManualClock>(
+            reporter: recordingReporter().0,
+            isEnabled: false,
+            clock: ManualClock()
+        )
         _ = try await fallback.run { 1 }
         await #expect(throws: TransientError.self) {
             try await fallback.run { () async throws -> Int in throw TransientError() }

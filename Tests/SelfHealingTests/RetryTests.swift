@@ -1,10 +1,16 @@
 import SelfHealEvents
 import Testing
+
 @testable import SelfHealing
 
 @Suite struct RetryTests {
     func policy(_ attempts: Int = 3) -> RetryPolicy {
-        var policy = RetryPolicy(maxAttempts: attempts, initialDelay: .seconds(1), maxDelay: .seconds(30), jitter: .none)
+        var policy = RetryPolicy(
+            maxAttempts: attempts,
+            initialDelay: .seconds(1),
+            maxDelay: .seconds(30),
+            jitter: .none
+        )
         policy.maxTotalTime = nil
         return policy
     }

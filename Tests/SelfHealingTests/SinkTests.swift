@@ -3,6 +3,7 @@ import Logging
 import SelfHealEvents
 import Synchronization
 import Testing
+
 @testable import SelfHealing
 
 /// A log handler that keeps what it is given.

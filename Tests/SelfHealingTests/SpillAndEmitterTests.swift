@@ -1,6 +1,7 @@
 import Foundation
 import SelfHealEvents
 import Testing
+
 @testable import SelfHealing
 
 @Suite struct SpillFileTests {

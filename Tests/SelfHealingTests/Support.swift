@@ -1,5 +1,7 @@
 import Foundation
 import SelfHealEvents
+import Synchronization
+
 @testable import SelfHealing
 
 /// An error that is always retryable.
@@ -50,8 +52,6 @@ func temporaryDirectory() throws -> URL {
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     return url
 }
-
-import Synchronization
 
 /// A value behind a lock that escaping closures can share.
 final class Box<Value: Sendable>: Sendable {

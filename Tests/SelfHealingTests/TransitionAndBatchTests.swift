@@ -1,5 +1,6 @@
 import SelfHealEvents
 import Testing
+
 @testable import SelfHealing
 
 enum RawStatus: String, Hashable, Sendable, CustomStringConvertible {
@@ -47,8 +48,14 @@ enum RawStatus: String, Hashable, Sendable, CustomStringConvertible {
         #expect(attrs["to"] as? String == "SPAM_REVIEW")
         #expect(attrs["operation"] as? String == "spam-capture")
         guard case .failure(let error) = messages.check(id: "x", from: .spamArchived, to: .ready, operation: "undo")
-        else { Issue.record("terminal status allowed a transition"); return }
-        #expect(error.description == "invalid message transition SPAM_ARCHIVED -> READY for x by undo (SPAM_ARCHIVED is terminal)")
+        else {
+            Issue.record("terminal status allowed a transition")
+            return
+        }
+        #expect(
+            error.description
+                == "invalid message transition SPAM_ARCHIVED -> READY for x by undo (SPAM_ARCHIVED is terminal)"
+        )
         #expect(!messages.canTransition(from: .ready, to: .ready))
         #expect(!messages.canTransition(from: .ready, to: .spamArchived))
     }
@@ -62,8 +69,11 @@ enum RawStatus: String, Hashable, Sendable, CustomStringConvertible {
 
 @Suite struct AutoBatcherTests {
     @Test func plansTheSpamCapture() {
-        let batcher = AutoBatcher(configuration: AutoBatchConfiguration(timeLimit: .seconds(10)),
-                                  reporter: recordingReporter().0, clock: ManualClock())
+        let batcher = AutoBatcher(
+            configuration: AutoBatchConfiguration(timeLimit: .seconds(10)),
+            reporter: recordingReporter().0,
+            clock: ManualClock()
+        )
         let plan = batcher.plan(itemCount: 1_418)
         #expect(plan.batchSize == 100)
         #expect(plan.batches == 15)
@@ -75,16 +85,22 @@ enum RawStatus: String, Hashable, Sendable, CustomStringConvertible {
     @Test func preventsTheTimeoutAndStopsBeforeTheLimit() async throws {
         let clock = ManualClock()
         let (reporter, sink) = recordingReporter("spam-capture")
-        let batcher = AutoBatcher(configuration: AutoBatchConfiguration(timeLimit: .seconds(10)), reporter: reporter,
-                                  clock: clock)
+        let batcher = AutoBatcher(
+            configuration: AutoBatchConfiguration(timeLimit: .seconds(10)),
+            reporter: reporter,
+            clock: clock
+        )
         let items = Array(0..<1_418)
         let processed = Box<[Int]>([])
         let progress = Box<[BatchProgress]>([])
-        let result = try await batcher.run(items, progress: { update in progress.withLock { $0.append(update) } }) {
-            batch in
-            clock.advance(by: .milliseconds(10) * batch.count)
-            processed.withLock { $0.append(contentsOf: batch) }
-        }
+        let result = try await batcher.run(
+            items,
+            progress: { update in progress.withLock { $0.append(update) } },
+            process: { batch in
+                clock.advance(by: .milliseconds(10) * batch.count)
+                processed.withLock { $0.append(contentsOf: batch) }
+            }
+        )
         // 80% of 10 s is 8 s: eight batches of 100 at 10 ms an item.
         #expect(result == BatchRunResult(processed: 800, remaining: 618, batches: 8))
         #expect(processed.value == Array(0..<800))
@@ -111,15 +127,21 @@ enum RawStatus: String, Hashable, Sendable, CustomStringConvertible {
 
     @Test func learnsFromMeasuredBatches() async throws {
         let clock = ManualClock()
-        var configuration = AutoBatchConfiguration(timeLimit: .seconds(1), initialTimePerItem: .milliseconds(1),
-                                                   maxBatchSize: 1_000)
+        var configuration = AutoBatchConfiguration(
+            timeLimit: .seconds(1),
+            initialTimePerItem: .milliseconds(1),
+            maxBatchSize: 1_000
+        )
         configuration.safetyMargin = 1
         let batcher = AutoBatcher(configuration: configuration, reporter: recordingReporter().0, clock: clock)
         #expect(batcher.plan(itemCount: 10_000).batchSize == 1_000)
         // Items really take 4 ms: the estimate moves towards it and batches shrink.
-        let result = try await batcher.run(Array(0..<10_000), process: { batch in
-            clock.advance(by: .milliseconds(4) * batch.count)
-        })
+        let result = try await batcher.run(
+            Array(0..<10_000),
+            process: { batch in
+                clock.advance(by: .milliseconds(4) * batch.count)
+            }
+        )
         #expect(result.processed < 10_000)
         #expect(batcher.timePerItem > .milliseconds(2))
         #expect(batcher.plan(itemCount: 10_000).batchSize < 500)
