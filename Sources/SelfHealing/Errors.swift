@@ -33,6 +33,7 @@ public struct HTTPError: HTTPStatusError, Sendable, Equatable, CustomStringConve
         return .seconds(seconds)
     }
 
+    /// A one-line description a person can act on.
     public var description: String {
         "HTTP \(statusCode)" + (endpoint.map { " from \($0)" } ?? "")
     }
@@ -60,6 +61,7 @@ public struct CircuitOpenError: Error, Sendable, Equatable, CustomStringConverti
         self.retryAfter = retryAfter
     }
 
+    /// A one-line description a person can act on.
     public var description: String {
         "circuit open for \(component): calls are refused for \(retryAfter.milliseconds) ms more"
     }
@@ -92,6 +94,7 @@ public struct BulkheadFullError: Error, Sendable, Equatable, CustomStringConvert
         self.maxConcurrent = maxConcurrent
     }
 
+    /// A one-line description a person can act on.
     public var description: String {
         switch reason {
         case .queueFull: "bulkhead \(component) is full (\(inFlight)/\(maxConcurrent) running, queue full)"

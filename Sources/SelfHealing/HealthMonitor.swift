@@ -10,8 +10,10 @@ public enum HealthStatus: Int, Sendable, Comparable, CustomStringConvertible {
     /// Not working.
     case unhealthy
 
+    /// Orders by severity, least severe first.
     public static func < (lhs: HealthStatus, rhs: HealthStatus) -> Bool { lhs.rawValue < rhs.rawValue }
 
+    /// A one-line description a person can act on.
     public var description: String {
         switch self {
         case .healthy: "healthy"

@@ -30,6 +30,7 @@ public enum PoolLevel: Int, Sendable, Comparable {
     /// At or above the critical threshold.
     case critical
 
+    /// Orders by severity, least severe first.
     public static func < (lhs: PoolLevel, rhs: PoolLevel) -> Bool { lhs.rawValue < rhs.rawValue }
 }
 

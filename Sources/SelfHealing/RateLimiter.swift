@@ -51,6 +51,7 @@ public struct RateLimitedError: Error, Sendable, Equatable, CustomStringConverti
         self.retryAfter = retryAfter
     }
 
+    /// A one-line description a person can act on.
     public var description: String {
         "rate limit reached for \(key): retry in \(retryAfter.milliseconds) ms"
     }

@@ -36,6 +36,7 @@ public struct InvalidResponseError: HTTPStatusError, Sendable, CustomStringConve
     /// The delay the server asked for in `Retry-After`, if any.
     public var retryAfter: Duration?
 
+    /// A one-line description a person can act on.
     public var description: String {
         let target = endpoint.map { " from \($0)" } ?? ""
         switch reason {

@@ -15,6 +15,7 @@ public struct TransitionError<State: Hashable & Sendable>: Error, Sendable, Cust
     /// The statuses `from` may move to; empty when `from` is terminal.
     public var allowed: [State]
 
+    /// A one-line description a person can act on.
     public var description: String {
         let allowedText =
             allowed.isEmpty

@@ -134,6 +134,21 @@ import Testing
         #expect(sink.kinds == ["breaker.opened", "breaker.half_opened", "breaker.closed"])
     }
 
+    @Test func closesAfterEnoughSuccessfulProbes() async throws {
+        let clock = ManualClock()
+        let (reporter, sink) = recordingReporter()
+        var configuration = configuration(probes: 2)
+        configuration.successesToClose = 3
+        let breaker = CircuitBreaker(configuration: configuration, reporter: reporter, clock: clock)
+        await fail(breaker, times: 3)
+        clock.advance(by: .seconds(30))
+        for _ in 0..<2 { _ = try await breaker.run { 1 } }
+        #expect(breaker.state == .halfOpen)
+        _ = try await breaker.run { 1 }
+        #expect(breaker.state == .closed)
+        #expect(sink.kinds == ["breaker.opened", "breaker.half_opened", "breaker.closed"])
+    }
+
     @Test func failedProbeReopens() async throws {
         let clock = ManualClock()
         let (reporter, sink) = recordingReporter()

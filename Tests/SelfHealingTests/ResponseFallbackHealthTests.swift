@@ -156,6 +156,25 @@ struct AssistanceRequests: Decodable, Equatable, Sendable {
         #expect(sink.events.allSatisfy { $0.component == "database" })
     }
 
+    @Test func runsRoundsAtTheIntervalUntilCancelled() async throws {
+        let clock = ManualClock()
+        let monitor = HealthMonitor(reporter: recordingReporter().0, clock: clock)
+        let rounds = Box(0)
+        monitor.register("database") {
+            let round = rounds.withLock { rounds in
+                rounds += 1
+                return rounds
+            }
+            if round == 3 { withUnsafeCurrentTask { $0?.cancel() } }
+            return .healthy
+        }
+        // The check cancels the task it runs in: the monitor's own task, not the test's.
+        let running = Task { try await monitor.run(every: .seconds(15)) }
+        await #expect(throws: CancellationError.self) { try await running.value }
+        #expect(rounds.value == 3)
+        #expect(clock.sleeps == [.seconds(15), .seconds(15)])
+    }
+
     @Test func disabledRunsNothing() async {
         var configuration = HealthMonitorConfiguration()
         configuration.isEnabled = false
