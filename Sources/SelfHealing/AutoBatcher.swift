@@ -129,13 +129,11 @@ public final class AutoBatcher<C: Clock>: Sendable where C.Duration == Duration 
     ///   - progress: called after each batch.
     ///   - process: does one batch.
     /// - Returns: what was done and what remains; the first `processed` items are the ones done.
-    nonisolated(nonsending)
-        public func run<Item>(
-            _ items: [Item],
-            progress: (BatchProgress) -> Void = { _ in },
-            process: nonisolated(nonsending) ([Item]) async throws -> Void
-        ) async throws -> BatchRunResult
-    {
+    public nonisolated(nonsending) func run<Item>(
+        _ items: [Item],
+        progress: (BatchProgress) -> Void = { _ in },
+        process: nonisolated(nonsending) ([Item]) async throws -> Void
+    ) async throws -> BatchRunResult {
         guard configuration.isEnabled else {
             if !items.isEmpty { try await process(items) }
             progress(BatchProgress(processed: items.count, total: items.count, batch: 1, batches: 1))

@@ -90,12 +90,10 @@ public final class Bulkhead: Sendable {
     ///   - operation: the work.
     /// - Throws: ``BulkheadFullError`` when refused, `CancellationError` when cancelled while queued, else whatever
     ///   the operation throws.
-    nonisolated(nonsending)
-        public func run<T>(
-            priority: CallPriority = .critical,
-            _ operation: nonisolated(nonsending) () async throws -> T
-        ) async throws -> T
-    {
+    public nonisolated(nonsending) func run<T>(
+        priority: CallPriority = .critical,
+        _ operation: nonisolated(nonsending) () async throws -> T
+    ) async throws -> T {
         guard configuration.isEnabled else { return try await operation() }
         try await acquire(priority: priority)
         defer { release() }
@@ -103,9 +101,7 @@ public final class Bulkhead: Sendable {
     }
 
     /// Takes a slot, waiting in the queue if needed; give it back with ``release()``.
-    nonisolated(nonsending)
-        public func acquire(priority: CallPriority = .critical) async throws
-    {
+    public nonisolated(nonsending) func acquire(priority: CallPriority = .critical) async throws {
         let maxConcurrent = max(1, configuration.maxConcurrent)
         let sheds = priority == .nonCritical && configuration.shedsNonCriticalAtCriticalLoad
         let admitted = try state.withLock { state throws(BulkheadFullError) -> Bool in

@@ -52,9 +52,9 @@ public final class CircuitBreaker<C: Clock>: Sendable where C.Duration == Durati
 
     /// Runs the operation through the breaker.
     /// - Throws: ``CircuitOpenError`` when refused, else whatever the operation throws.
-    nonisolated(nonsending)
-        public func run<T>(_ operation: nonisolated(nonsending) () async throws -> T) async throws -> T
-    {
+    public nonisolated(nonsending) func run<T>(
+        _ operation: nonisolated(nonsending) () async throws -> T
+    ) async throws -> T {
         guard configuration.isEnabled else { return try await operation() }
         let permit = try acquire()
         let value: T

@@ -46,12 +46,10 @@ public final class Fallback<Value: Sendable, C: Clock>: Sendable where C.Duratio
     ///   - key: what is cached, when one fallback serves several requests. Default `"default"`.
     ///   - operation: the call.
     /// - Throws: the operation's error when there is no usable cached value, or on cancellation.
-    nonisolated(nonsending)
-        public func run(
-            key: String = "default",
-            _ operation: nonisolated(nonsending) () async throws -> Value
-        ) async throws -> FallbackResult<Value>
-    {
+    public nonisolated(nonsending) func run(
+        key: String = "default",
+        _ operation: nonisolated(nonsending) () async throws -> Value
+    ) async throws -> FallbackResult<Value> {
         do {
             let value = try await operation()
             if isEnabled { store(value, key: key) }

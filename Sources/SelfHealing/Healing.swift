@@ -76,24 +76,20 @@ public final class Healing<C: Clock>: Sendable where C.Duration == Duration {
     ///   - cacheKey: what is cached when one component serves different requests. Default `"default"`.
     ///   - operation: the call.
     /// - Throws: the last error when nothing could save the call (no cached value, or fallback off).
-    nonisolated(nonsending)
-        public func run<T: Sendable>(
-            _ component: String,
-            cacheKey: String = "default",
-            _ operation: nonisolated(nonsending) () async throws -> T
-        ) async throws -> T
-    {
+    public nonisolated(nonsending) func run<T: Sendable>(
+        _ component: String,
+        cacheKey: String = "default",
+        _ operation: nonisolated(nonsending) () async throws -> T
+    ) async throws -> T {
         try await runWithDetails(component, cacheKey: cacheKey, operation).value
     }
 
     /// Like ``run(_:cacheKey:_:)``, but says whether the value is a cached one and how old it is.
-    nonisolated(nonsending)
-        public func runWithDetails<T: Sendable>(
-            _ component: String,
-            cacheKey: String = "default",
-            _ operation: nonisolated(nonsending) () async throws -> T
-        ) async throws -> FallbackResult<T>
-    {
+    public nonisolated(nonsending) func runWithDetails<T: Sendable>(
+        _ component: String,
+        cacheKey: String = "default",
+        _ operation: nonisolated(nonsending) () async throws -> T
+    ) async throws -> FallbackResult<T> {
         guard configuration.flags.enabled else {
             return FallbackResult(value: try await operation(), age: .zero, isCached: false)
         }

@@ -127,9 +127,10 @@ public final class RateLimiter<C: Clock>: Sendable where C.Duration == Duration 
 
     /// Runs the operation if `key` has a token.
     /// - Throws: ``RateLimitedError`` when throttled, else whatever the operation throws.
-    nonisolated(nonsending)
-        public func run<T>(key: String, _ operation: nonisolated(nonsending) () async throws -> T) async throws -> T
-    {
+    public nonisolated(nonsending) func run<T>(
+        key: String,
+        _ operation: nonisolated(nonsending) () async throws -> T
+    ) async throws -> T {
         if case .throttled(let retryAfter) = acquire(key) { throw RateLimitedError(key: key, retryAfter: retryAfter) }
         return try await operation()
     }

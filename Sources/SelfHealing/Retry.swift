@@ -29,9 +29,9 @@ public struct Retry<C: Clock>: Sendable where C.Duration == Duration {
     }
 
     /// Runs the operation, retrying it as the policy says; rethrows the last error when it gives up.
-    nonisolated(nonsending)
-        public func run<T>(_ operation: nonisolated(nonsending) () async throws -> T) async throws -> T
-    {
+    public nonisolated(nonsending) func run<T>(
+        _ operation: nonisolated(nonsending) () async throws -> T
+    ) async throws -> T {
         guard policy.isEnabled, policy.maxAttempts > 1 else { return try await operation() }
         budget?.recordCall()
         let start = clock.now
