@@ -53,8 +53,9 @@ if let emitter {
     emitter.shutdown(timeout: .seconds(5))
     let statistics = emitter.currentStatistics
     print(
-        "\nemitted \(statistics.emitted) events: \(statistics.accepted) stored, \(statistics.duplicates) duplicates,"
-            + " \(statistics.rejected) rejected, \(statistics.spilled) spilled, \(statistics.dropped) dropped"
+        "\nemitted \(statistics.emitted) events; the daemon stored \(statistics.accepted) (\(statistics.replayed)"
+            + " replayed from the spill file), \(statistics.duplicates) duplicates, \(statistics.rejected) rejected;"
+            + " \(statistics.spilled) spilled, \(statistics.dropped) dropped"
     )
     if let rejection = statistics.lastRejection { print("last rejection: \(rejection)") }
     if !delivered { print("the daemon did not confirm every event: they wait in the spill file for the next run") }
