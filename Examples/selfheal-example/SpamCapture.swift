@@ -46,6 +46,7 @@ func spamCaptureStory(sink: any EventSink, service: String, flags: FeatureFlags)
     var blocked = 0
     while !queue.isEmpty {
         click += 1
+        let clickStart = clock.now
         let result = try await batcher.run(queue) { batch in
             for message in batch {
                 clock.advance(by: .milliseconds(10))  // one UPDATE of the message
@@ -57,6 +58,9 @@ func spamCaptureStory(sink: any EventSink, service: String, flags: FeatureFlags)
             }
         }
         queue.removeFirst(result.processed)
+        if clickStart.duration(to: clock.now) > .seconds(10) {
+            print("\(clock.stamp) click \(click) ran past the 10 s timeout: the user would have seen an HTML error page")
+        }
         print(
             "\(clock.stamp) click \(click): Captured \(captured) / 1418 (\(queue.count) remaining),"
                 + " \(blocked) invalid transitions blocked"

@@ -3,8 +3,11 @@ import SelfHealEvents
 /// Runs operations again when they fail, following a ``RetryPolicy``, and reports what it did.
 ///
 /// Emits `retry.attempt` before each retry, `retry.succeeded` when a call succeeds after retrying, and
-/// `retry.exhausted` when it gives up: attempts, total time or the shared budget ran out, or a retried call
-/// ended in an error that is not retryable. A call that succeeds at once emits nothing.
+/// `retry.exhausted` (attrs `attempts`, `error`, `reason`) when it gives up: attempts, total time or the shared
+/// budget ran out (reasons `max_attempts`, `max_total_time`, `budget`), or a retried call ended in an error that is
+/// not retryable (`not_retryable`). A call that succeeds at once emits nothing, and so does a retried call stopped
+/// by an open circuit breaker or by cancellation: the breaker reports for itself. `attempt` in `retry.attempt` is
+/// the number of the attempt about to run (2 for the first retry), out of `max_attempts`.
 public struct Retry<C: Clock>: Sendable where C.Duration == Duration {
     /// The policy followed.
     public let policy: RetryPolicy
