@@ -59,7 +59,9 @@ func spamCaptureStory(sink: any EventSink, service: String, flags: FeatureFlags)
         }
         queue.removeFirst(result.processed)
         if clickStart.duration(to: clock.now) > .seconds(10) {
-            print("\(clock.stamp) click \(click) ran past the 10 s timeout: the user would have seen an HTML error page")
+            print(
+                "\(clock.stamp) click \(click) ran past the 10 s timeout: the user would have seen an HTML error page"
+            )
         }
         print(
             "\(clock.stamp) click \(click): Captured \(captured) / 1418 (\(queue.count) remaining),"

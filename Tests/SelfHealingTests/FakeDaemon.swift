@@ -27,13 +27,17 @@ final class FakeDaemon: Sendable {
 
     let path: String
     let store: Store
+    /// Whether the fake never answers a sync, like a daemon that stopped reading under load.
+    let stalls: Bool
+    private let syncs = Atomic<Int>(0)
     private let listener: Int32
     private let connections = Mutex<[Int32]>([])
     private let stopped = Atomic<Bool>(false)
 
-    init(path: String, store: Store) throws {
+    init(path: String, store: Store, stalls: Bool = false) throws {
         self.path = path
         self.store = store
+        self.stalls = stalls
         unlink(path)
         listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_un()
@@ -51,6 +55,19 @@ final class FakeDaemon: Sendable {
         guard bound == 0, listen(listener, 8) == 0 else { throw POSIXError(.EADDRINUSE) }
         let thread = Thread { [self] in acceptLoop() }
         thread.start()
+    }
+
+    /// Sync requests received so far.
+    var syncRequests: Int { syncs.load(ordering: .sequentiallyConsistent) }
+
+    /// Waits (on this thread, polling) until `condition` holds or 10 s pass.
+    static func wait(until condition: () -> Bool) -> Bool {
+        let deadline = ContinuousClock.now.advanced(by: .seconds(10))
+        while !condition() {
+            if ContinuousClock.now > deadline { return false }
+            usleep(1_000)
+        }
+        return true
     }
 
     /// Closes the socket and every connection, like a daemon that went away.
@@ -85,6 +102,8 @@ final class FakeDaemon: Sendable {
                 let line = String(decoding: buffer[..<newline], as: UTF8.self)
                 buffer.removeSubrange(...newline)
                 if line == #"{"op":"sync"}"# {
+                    syncs.add(1, ordering: .sequentiallyConsistent)
+                    if stalls { continue }
                     let reply =
                         #"{"op":"sync","ok":true,"accepted":\#(counts.accepted),"#
                         + #""duplicates":\#(counts.duplicates),"rejected":0,"last_seq":0,"errors":[]}"# + "\n"

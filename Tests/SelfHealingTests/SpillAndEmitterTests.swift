@@ -138,4 +138,26 @@ import Testing
         #expect(statistics.duplicates == 1)
         #expect(statistics.dropped == 0)
     }
+
+    @Test func emitNeverWaitsForAStalledDaemon() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var configuration = configuration(directory)
+        configuration.replyTimeout = .seconds(60)
+        let daemon = try FakeDaemon(path: configuration.socketPath, store: FakeDaemon.Store(), stalls: true)
+        let emitter = SocketEventEmitter(configuration: configuration)
+        emitter.start()
+        emitter.emit(event(0))
+        // The writer sent a batch and now waits for a sync reply that never comes.
+        #expect(FakeDaemon.wait { daemon.syncRequests == 1 })
+        let start = ContinuousClock.now
+        for number in 1...1_000 { emitter.emit(event(number)) }
+        #expect(start.duration(to: .now) < .seconds(5))  // 1,000 emits, while the writer is stuck for a minute
+        #expect(emitter.currentStatistics.emitted == 1_001)
+        // The daemon goes away: the writer's wait ends, everything goes to the spill file, nothing is lost.
+        daemon.stop()
+        #expect(emitter.shutdown(timeout: .seconds(10)))
+        #expect(try spilled(emitter).count == 1_001)
+        #expect(emitter.currentStatistics.dropped == 0)
+    }
 }
