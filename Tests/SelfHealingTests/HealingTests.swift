@@ -94,4 +94,36 @@ import Testing
         #expect(dependency.callCount == 1)
         #expect(sink.events.isEmpty)
     }
+
+    @Test func madePrimitivesShareTheServiceAndFollowTheSwitches() async throws {
+        let sink = RecordingEventSink()
+        let on = healing(sink, clock: ManualClock())
+        let limiter = on.rateLimiter("/api/spam/capture", limit: RateLimit(capacity: 1, per: .seconds(60)))
+        _ = limiter.acquire("user-7")
+        #expect(!limiter.acquire("user-7").isAllowed)
+        let messages = on.transitions("message", component: "spam-capture", allowed: [RawStatus.ready: [.spamReview]])
+        #expect(throws: TransitionError<RawStatus>.self) {
+            try messages.validate(id: "m", from: .promoted, to: .spamReview, operation: "spam-capture")
+        }
+        #expect(sink.events.map(\.component) == ["/api/spam/capture", "spam-capture"])
+        #expect(sink.events.allSatisfy { $0.service == "portal" })
+
+        let off = healing(
+            RecordingEventSink(),
+            clock: ManualClock(),
+            flags: FeatureFlags.fromEnvironment([
+                "SELF_HEALING_RATE_LIMIT": "off", "SELF_HEALING_TRANSITIONS": "off", "SELF_HEALING_BULKHEAD": "off",
+                "SELF_HEALING_AUTO_BATCH": "off", "SELF_HEALING_HEALTH": "off",
+            ])
+        )
+        let unlimited = off.rateLimiter("/api/spam/capture", limit: RateLimit(capacity: 1, per: .seconds(60)))
+        #expect((0..<5).allSatisfy { _ in unlimited.acquire("user-7").isAllowed })
+        let unchecked = off.transitions("message", component: "spam-capture", allowed: [RawStatus.ready: [.spamReview]])
+        try unchecked.validate(id: "m", from: .promoted, to: .spamReview, operation: "spam-capture")
+        #expect(
+            !off.bulkhead("db-pool", configuration: BulkheadConfiguration(maxConcurrent: 1)).configuration.isEnabled
+        )
+        #expect(!off.autoBatcher("spam-capture", configuration: AutoBatchConfiguration()).configuration.isEnabled)
+        #expect(!off.healthMonitor().configuration.isEnabled)
+    }
 }

@@ -25,10 +25,10 @@ import Testing
         emitter.start()
         let healing = Healing(service: "portal", sink: emitter)
         let requests = try await healing.run("/api/manager/assistance") { try await api.assistanceRequests() }
-        let messages = TransitionValidator<RawStatus>(
-            entity: "message",
-            reporter: healing.reporter.component("spam-capture"),
-            allowed: [.ready: [.spamReview, .promoted], .spamReview: [.ready, .spamArchived]]
+        let messages = healing.transitions(
+            "message",
+            component: "spam-capture",
+            allowed: [RawStatus.ready: [.spamReview, .promoted], .spamReview: [.ready, .spamArchived]]
         )
         #expect(throws: TransitionError<RawStatus>.self) {
             try messages.validate(id: message.id, from: message.status, to: .spamReview, operation: "spam-capture")
