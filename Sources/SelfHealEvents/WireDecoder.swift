@@ -341,10 +341,10 @@ private struct LineParser {
             guard String(validating: slice, as: UTF8.self) != nil else { throw invalidUTF8(field) }
         }
         if !sawEscape { return String(decoding: slice, as: UTF8.self) }
-        return try unescape(slice, field: field)
+        return try unescape(slice, field: field, offset: start)
     }
 
-    func unescape(_ slice: UnsafeRawBufferPointer, field: Field?) throws(LineError) -> String {
+    func unescape(_ slice: UnsafeRawBufferPointer, field: Field?, offset: Int) throws(LineError) -> String {
         var utf8 = [UInt8]()
         utf8.reserveCapacity(slice.count)
         var position = 0
@@ -371,7 +371,7 @@ private struct LineParser {
                 position += 1
                 continue
             }
-            guard position + 1 < slice.count else { throw syntaxError("invalid escape in a string") }
+            guard position + 1 < slice.count else { throw syntaxError("invalid escape in a string", at: offset + position) }
             let escaped = slice[position + 1]
             position += 2
             switch escaped {
@@ -384,7 +384,7 @@ private struct LineParser {
             case UInt8(ascii: "r"): utf8.append(0x0D)
             case UInt8(ascii: "t"): utf8.append(0x09)
             case UInt8(ascii: "u"):
-                guard var code = hex4(position) else { throw syntaxError("invalid \\u escape in a string") }
+                guard var code = hex4(position) else { throw syntaxError("invalid \\u escape in a string", at: offset + position - 2) }
                 position += 4
                 if (0xD800...0xDBFF).contains(code) {
                     guard position + 6 <= slice.count, slice[position] == UInt8(ascii: "\\"),
@@ -396,10 +396,10 @@ private struct LineParser {
                 } else if (0xDC00...0xDFFF).contains(code) {
                     throw invalidUTF8(field, detail: "unpaired surrogate in a \\u escape")
                 }
-                guard let scalar = Unicode.Scalar(code) else { throw syntaxError("invalid \\u escape in a string") }
+                guard let scalar = Unicode.Scalar(code) else { throw syntaxError("invalid \\u escape in a string", at: offset + position - 2) }
                 utf8.append(contentsOf: String(scalar).utf8)
             default:
-                throw syntaxError("invalid escape '\\\(Character(Unicode.Scalar(escaped)))' in a string")
+                throw syntaxError("invalid escape '\\\(Character(Unicode.Scalar(escaped)))' in a string", at: offset + position - 2)
             }
         }
         return String(decoding: utf8, as: UTF8.self)
@@ -534,9 +534,9 @@ private struct LineParser {
         }
     }
 
-    func syntaxError(_ what: String, back: Int = 0) -> LineError {
+    func syntaxError(_ what: String, back: Int = 0, at explicit: Int? = nil) -> LineError {
         // Bad UTF-8 outside a string shows up as an unexpected byte: say so.
-        let position = max(0, index - back)
+        let position = explicit ?? max(0, index - back)
         if position < bytes.count, bytes[position] >= 0x80,
             String(validating: bytes, as: UTF8.self) == nil
         {
