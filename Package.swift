@@ -14,6 +14,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
         // The event model: fields, vocabulary, roles, decoding and encoding of wire lines. No I/O.
@@ -76,7 +77,12 @@ let package = Package(
         .testTarget(name: "SelfHealEventsTests", dependencies: ["SelfHealEvents"]),
         .testTarget(
             name: "SelfHealStoreTests",
-            dependencies: ["SelfHealEvents", "SelfHealStore", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [
+                "SelfHealEvents",
+                "SelfHealStore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
         ),
         .testTarget(
             name: "SelfHealServerTests",

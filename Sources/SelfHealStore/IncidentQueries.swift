@@ -1,0 +1,241 @@
+import GRDB
+import SelfHealEvents
+
+extension EventStore {
+    /// An incident that lasts at most this long overlaps a range only if opened less than this before it; the
+    /// longer and the unresolved ones have an index of their own (`incidents_long_by_opened_at`).
+    static let shortIncidentMs: Int64 = 86_400_000
+
+    /// Calls `body` for each incident whose life overlaps the range (`opened_at < until` and `resolved_at`
+    /// null or `>= since`) and passes the filter, ordered by `opened_at`, then `id`.
+    public func forEachIncident(_ filter: IncidentFilter, _ body: (Incident) throws -> Void) throws(StoreError) {
+        var conditions = ""
+        var extra: StatementArguments = []
+        if let service = filter.service {
+            conditions += " AND service = ?"
+            extra += [service]
+        }
+        if let state = filter.state {
+            conditions += " AND state = ?"
+            extra += [state.rawValue]
+        }
+        if let level = filter.minimumLevel {
+            conditions += " AND peak_level >= ?"
+            extra += [level.rawValue]
+        }
+        // Two disjoint sets, each with a bounded index range: incidents of at most a day, opened at most a day
+        // before `since`; and the long or unresolved ones.
+        let sql = """
+            SELECT \(IncidentColumns.list) FROM incidents
+            WHERE opened_at >= ? AND opened_at < ? AND recovery_ms IS NOT NULL AND recovery_ms <= \(Self.shortIncidentMs)
+                AND resolved_at >= ?\(conditions)
+            UNION ALL
+            SELECT \(IncidentColumns.list) FROM incidents
+            WHERE (recovery_ms IS NULL OR recovery_ms > 86400000) AND opened_at < ?
+                AND (resolved_at IS NULL OR resolved_at >= ?)\(conditions)
+            ORDER BY opened_at, id
+            """
+        let lowest = filter.since > Timestamp.minimum + Self.shortIncidentMs
+            ? filter.since - Self.shortIncidentMs : Timestamp.minimum - 1
+        var arguments: StatementArguments = [lowest, filter.until, filter.since]
+        arguments += extra
+        arguments += [filter.until, filter.since]
+        arguments += extra
+        do {
+            try database.read { db in
+                let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
+                while let row = try rows.next() { try body(try IncidentColumns.record(row).incident) }
+            }
+        } catch {
+            throw StoreError.wrapping(error, "cannot read incidents")
+        }
+    }
+
+    /// The incidents ``forEachIncident(_:_:)`` lists.
+    public func incidents(_ filter: IncidentFilter) throws(StoreError) -> [Incident] {
+        var incidents: [Incident] = []
+        try forEachIncident(filter) { incidents.append($0) }
+        return incidents
+    }
+
+    /// Every incident, by id (for tests and checks).
+    public func allIncidents() throws(StoreError) -> [Incident] {
+        do {
+            return try database.read { db in
+                let rows = try Row.fetchCursor(db, sql: "SELECT \(IncidentColumns.list) FROM incidents ORDER BY id")
+                var incidents: [Incident] = []
+                while let row = try rows.next() { incidents.append(try IncidentColumns.record(row).incident) }
+                return incidents
+            }
+        } catch {
+            throw StoreError.wrapping(error, "cannot read incidents")
+        }
+    }
+
+    /// The figures of SPEC section 5 over `[since, until)`, for one service or all.
+    ///
+    /// Whole UTC hours come from the hourly counters; the parts of a range that do not fill an hour are
+    /// counted from the events and incidents themselves (at most two hours' worth); recovery percentiles come
+    /// from the resolved incidents' recovery times (an index on opening time holds them).
+    public func stats(since: Int64, until: Int64, service: String? = nil) throws(StoreError) -> Stats {
+        var stats = Stats(
+            since: since, until: until, events: 0,
+            preventedByKind: Dictionary(uniqueKeysWithValues: Self.preventKinds.map { ($0, 0) }),
+            resolved: 0, failed: 0, open: 0, recoveryTimes: []
+        )
+        guard since < until else { return stats }
+        let hour: Int64 = 3_600_000
+        let firstHour = hourOf(since - 1) + 1
+        let endHour = hourOf(until)
+        do {
+            try database.read { db in
+                if firstHour < endHour {
+                    try Self.addCounters(&stats, firstHour: firstHour, endHour: endHour, service: service, db)
+                    try Self.addRaw(&stats, since: since, until: firstHour * hour, service: service, db)
+                    try Self.addRaw(&stats, since: endHour * hour, until: until, service: service, db)
+                } else {
+                    try Self.addRaw(&stats, since: since, until: until, service: service, db)
+                }
+                var sql = """
+                    SELECT recovery_ms FROM incidents
+                    WHERE state = 'resolved' AND opened_at >= ? AND opened_at < ?
+                    """
+                var arguments: StatementArguments = [since, until]
+                if let service {
+                    sql += " AND service = ?"
+                    arguments += [service]
+                }
+                stats.recoveryTimes = try Int64.fetchAll(db, sql: sql, arguments: arguments)
+            }
+        } catch {
+            throw StoreError.wrapping(error, "cannot read the figures")
+        }
+        stats.recoveryTimes.sort()
+        return stats
+    }
+
+    /// The prevent kinds of the vocabulary.
+    static let preventKinds: [String] = EventKind.vocabulary.filter { $0.role == .prevent }.map(\.name).sorted()
+    private static let preventKindSet = Set(preventKinds)
+
+    private static func addCounters(
+        _ stats: inout Stats,
+        firstHour: Int64,
+        endHour: Int64,
+        service: String?,
+        _ db: Database
+    ) throws {
+        var sql = """
+            SELECT kind, sum(events), sum(incidents_open), sum(incidents_resolved), sum(incidents_failed)
+            FROM counters WHERE hour >= ? AND hour < ?
+            """
+        var arguments: StatementArguments = [firstHour, endHour]
+        if let service {
+            sql += " AND service = ?"
+            arguments += [service]
+        }
+        sql += " GROUP BY kind"
+        let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
+        while let row = try rows.next() {
+            let kind: String = row[0]
+            let events: Int64 = row[1]
+            stats.events += events
+            if preventKindSet.contains(kind) { stats.preventedByKind[kind, default: 0] += events }
+            stats.open += row[2]
+            stats.resolved += row[3]
+            stats.failed += row[4]
+        }
+    }
+
+    /// Adds a part of a range shorter than the hours around it, from the events and incidents themselves.
+    private static func addRaw(_ stats: inout Stats, since: Int64, until: Int64, service: String?, _ db: Database)
+        throws
+    {
+        guard since < until else { return }
+        let serviceCondition = service == nil ? "" : " AND service = ?"
+        var arguments: StatementArguments = [since, until]
+        if let service { arguments += [service] }
+        let events = try Row.fetchCursor(
+            db,
+            sql: "SELECT kind, count(*) FROM events WHERE ts >= ? AND ts < ?\(serviceCondition) GROUP BY kind",
+            arguments: arguments
+        )
+        while let row = try events.next() {
+            let kind: String = row[0]
+            let count: Int64 = row[1]
+            stats.events += count
+            if preventKindSet.contains(kind) { stats.preventedByKind[kind, default: 0] += count }
+        }
+        let incidents = try Row.fetchCursor(
+            db,
+            sql: """
+                SELECT state, count(*) FROM incidents WHERE opened_at >= ? AND opened_at < ?\(serviceCondition)
+                GROUP BY state
+                """,
+            arguments: arguments
+        )
+        while let row = try incidents.next() {
+            let count: Int64 = row[1]
+            switch IncidentState(rawValue: row[0]) {
+            case .open: stats.open += count
+            case .resolved: stats.resolved += count
+            case .failed: stats.failed += count
+            case nil: throw StoreError("an incident has an unknown state")
+            }
+        }
+    }
+
+    /// How far the projections are behind the log: the seq they reflect and the log's last seq.
+    public func projectionProgress() throws(StoreError) -> (applied: Int64, logEnd: Int64) {
+        do {
+            return try database.read { db in
+                let applied = try Int64.fetchOne(db, sql: "SELECT last_seq FROM projection_state WHERE id = 1") ?? 0
+                let end = try Int64.fetchOne(db, sql: "SELECT max(seq) FROM events") ?? 0
+                return (applied, end)
+            }
+        } catch {
+            throw StoreError.wrapping(error, "cannot read the event store")
+        }
+    }
+
+    /// Events with seq in `(after, through]`, at most `limit`, in seq order, with the fields the projections
+    /// read (no attrs, peer or receive time).
+    static func projectionEvents(_ db: Database, after: Int64, through: Int64, limit: Int) throws -> [StoredEvent] {
+        let rows = try Row.fetchCursor(
+            db,
+            sql: """
+                SELECT seq, ts, service, component, kind, level, message, incident FROM events
+                WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?
+                """,
+            arguments: [after, through, limit]
+        )
+        var events: [StoredEvent] = []
+        events.reserveCapacity(min(limit, 10_000))
+        var kinds: [String: EventKind] = [:]
+        while let row = try rows.next() {
+            let seq: Int64 = row[0]
+            let kindName: String = row[4]
+            let kind: EventKind
+            if let known = kinds[kindName] {
+                kind = known
+            } else {
+                guard let parsed = EventKind(name: kindName) else {
+                    throw StoreError("event \(seq) has unknown kind \(kindName)")
+                }
+                kinds[kindName] = parsed
+                kind = parsed
+            }
+            let levelName: String = row[5]
+            guard let level = EventLevel(name: levelName) else {
+                throw StoreError("event \(seq) has unknown level \(levelName)")
+            }
+            let timestamp: Int64 = row[1]
+            let event = Event(
+                service: row[2], kind: kind, component: row[3], timestamp: timestamp, level: level, message: row[6],
+                incident: row[7]
+            )
+            events.append(StoredEvent(seq: seq, timestamp: timestamp, receivedAt: timestamp, event: event, peer: nil))
+        }
+        return events
+    }
+}

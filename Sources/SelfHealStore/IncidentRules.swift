@@ -1,0 +1,236 @@
+import SelfHealEvents
+
+/// The key of an incident (SPEC section 5): `(service, incident)` when the event gives `incident`, else
+/// `(service, component)`. Keys of the two sorts never meet, even when the strings are equal.
+struct IncidentKey: Hashable, Sendable {
+    var service: String
+    var name: String
+    var byIncident: Bool
+
+    init(service: String, name: String, byIncident: Bool) {
+        self.service = service
+        self.name = name
+        self.byIncident = byIncident
+    }
+
+    init(_ event: Event) {
+        if let incident = event.incident {
+            self.init(service: event.service, name: incident, byIncident: true)
+        } else {
+            self.init(service: event.service, name: event.component, byIncident: false)
+        }
+    }
+}
+
+/// The distinct mitigate kinds of an incident, as bits in the order of their names.
+struct ActionSet: Equatable, Sendable {
+    var bits: UInt32 = 0
+
+    /// The mitigate kinds of the vocabulary, sorted by name: bit i is `names[i]`.
+    static let names: [String] = EventKind.vocabulary.filter { $0.role == .mitigate }.map(\.name).sorted()
+    private static let bitByName: [String: UInt32] = Dictionary(
+        uniqueKeysWithValues: names.enumerated().map { ($1, UInt32(1) << UInt32($0)) }
+    )
+
+    mutating func insert(_ kind: String) {
+        if let bit = Self.bitByName[kind] { bits |= bit }
+    }
+
+    /// The kinds, sorted.
+    var sorted: [String] {
+        Self.names.enumerated().compactMap { bits & (UInt32(1) << UInt32($0)) != 0 ? $1 : nil }
+    }
+
+    init() {}
+
+    init(_ kinds: [String]) {
+        for kind in kinds { insert(kind) }
+    }
+}
+
+/// An incident while the rules work on it.
+struct IncidentRecord: Equatable, Sendable {
+    var id: Int64
+    var key: IncidentKey
+    var component: String
+    var kind: String
+    var title: String
+    var state: IncidentState
+    var peakLevel: EventLevel
+    var openedAt: Int64
+    var resolvedAt: Int64?
+    var failedAt: Int64?
+    var eventCount: Int64
+    var actions: ActionSet
+    var firstSeq: Int64
+    var lastSeq: Int64
+
+    var recoveryMs: Int64? { resolvedAt.map { max(0, $0 - openedAt) } }
+
+    var incident: Incident {
+        Incident(
+            id: id,
+            service: key.service,
+            component: component,
+            incident: key.byIncident ? key.name : nil,
+            kind: kind,
+            title: title,
+            state: state,
+            peakLevel: peakLevel,
+            openedAt: openedAt,
+            resolvedAt: resolvedAt,
+            failedAt: failedAt,
+            eventCount: eventCount,
+            actions: actions.sorted,
+            firstSeq: firstSeq,
+            lastSeq: lastSeq
+        )
+    }
+
+    /// Readable text from the first event: `pool.warning on db-pool: Pool at 92%`.
+    static func title(_ event: Event) -> String {
+        var title = "\(event.kind.name) on \(event.component)"
+        if let message = event.message?.split(whereSeparator: \.isNewline).first, !message.isEmpty {
+            title += ": "
+            title += message.count <= 160 ? String(message) : String(message.prefix(159)) + "…"
+        }
+        return title
+    }
+}
+
+/// The counters of one hour, service and kind (see `counters` in `schema/002_projections.sql`).
+struct CounterKey: Hashable, Sendable {
+    var hour: Int64
+    var service: String
+    var kind: String
+}
+
+/// Values of a counters row, or a change to one.
+struct CounterValues: Equatable, Sendable {
+    var events: Int64 = 0
+    var open: Int64 = 0
+    var resolved: Int64 = 0
+    var failed: Int64 = 0
+    var recoverySum: Int64 = 0
+
+    var isZero: Bool { self == CounterValues() }
+
+    mutating func add(_ other: CounterValues, sign: Int64 = 1) {
+        events += sign * other.events
+        open += sign * other.open
+        resolved += sign * other.resolved
+        failed += sign * other.failed
+        recoverySum += sign * other.recoverySum
+    }
+
+    /// What an incident adds to the counters of its opening hour.
+    static func of(_ record: IncidentRecord) -> (CounterKey, CounterValues) {
+        var values = CounterValues()
+        switch record.state {
+        case .open: values.open = 1
+        case .resolved:
+            values.resolved = 1
+            values.recoverySum = record.recoveryMs ?? 0
+        case .failed: values.failed = 1
+        }
+        return (CounterKey(hour: hourOf(record.openedAt), service: record.key.service, kind: record.kind), values)
+    }
+}
+
+/// The UTC hour an instant falls in: floor(ms / 3,600,000).
+func hourOf(_ millis: Int64) -> Int64 {
+    let hour: Int64 = 3_600_000
+    return millis >= 0 ? millis / hour : -((-millis + hour - 1) / hour)
+}
+
+/// The rules of SPEC section 5 applied to a batch of events in memory: the active incidents per key, the
+/// incidents the batch touched (with what they were before it), and the counter changes.
+struct IncidentLedger: Sendable {
+    /// The active incident of each key.
+    var active: [IncidentKey: IncidentRecord]
+    /// The id the next opened incident gets.
+    var nextID: Int64
+    /// The seq of the last event applied.
+    var lastSeq: Int64
+
+    /// Incidents touched since ``beginBatch()``: before (nil when opened in the batch) and now.
+    private(set) var touched: [Int64: (before: IncidentRecord?, after: IncidentRecord)] = [:]
+    /// Counter changes since ``beginBatch()``.
+    private(set) var counterChanges: [CounterKey: CounterValues] = [:]
+
+    init(active: [IncidentKey: IncidentRecord], nextID: Int64, lastSeq: Int64) {
+        self.active = active
+        self.nextID = nextID
+        self.lastSeq = lastSeq
+    }
+
+    /// Forgets the changes of the previous batch.
+    mutating func beginBatch() {
+        touched.removeAll(keepingCapacity: true)
+        counterChanges.removeAll(keepingCapacity: true)
+    }
+
+    /// Applies one event; events come in seq order.
+    mutating func apply(_ stored: StoredEvent) {
+        let event = stored.event
+        lastSeq = stored.seq
+        let kind = event.kind
+        counterChanges[CounterKey(hour: hourOf(stored.timestamp), service: event.service, kind: kind.name), default: .init()]
+            .events += 1
+        let role = kind.role
+        guard role == .detect || role == .mitigate || role == .recover || role == .fail else { return }
+        let key = IncidentKey(event)
+        let level = event.effectiveLevel
+        let existing = active.removeValue(forKey: key)
+        var record: IncidentRecord
+        if let existing {
+            record = existing
+        } else {
+            // A recover event with no active incident does nothing.
+            guard role != .recover else { return }
+            record = IncidentRecord(
+                id: nextID, key: key, component: event.component, kind: kind.name, title: IncidentRecord.title(event),
+                state: role == .fail ? .failed : .open, peakLevel: level, openedAt: stored.timestamp,
+                resolvedAt: nil, failedAt: role == .fail ? stored.timestamp : nil, eventCount: 0, actions: ActionSet(),
+                firstSeq: stored.seq, lastSeq: stored.seq
+            )
+            nextID += 1
+        }
+        // Every role that reaches here adds the event to the incident.
+        record.eventCount += 1
+        record.lastSeq = stored.seq
+        if level > record.peakLevel { record.peakLevel = level }
+        switch role {
+        case .mitigate:
+            record.actions.insert(kind.name)
+        case .recover:
+            record.resolvedAt = stored.timestamp
+            if record.state == .open { record.state = .resolved }
+        case .fail:
+            if record.state == .open {
+                record.state = .failed
+                record.failedAt = stored.timestamp
+            }
+        default:
+            break
+        }
+        if record.resolvedAt == nil { active[key] = record }
+        if let previous = touched[record.id] {
+            touched[record.id] = (previous.before, record)
+        } else {
+            touched[record.id] = (existing, record)
+        }
+    }
+
+    /// Moves the touched incidents' counter contributions from what they were to what they are.
+    mutating func settleIncidentCounters() {
+        for (before, after) in touched.values {
+            if let before {
+                let (key, values) = CounterValues.of(before)
+                counterChanges[key, default: .init()].add(values, sign: -1)
+            }
+            let (key, values) = CounterValues.of(after)
+            counterChanges[key, default: .init()].add(values)
+        }
+    }
+}

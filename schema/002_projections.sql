@@ -1,0 +1,69 @@
+-- The projections (SPEC sections 4 and 5): incidents and hourly counters derived from the event log.
+-- They change only in the transaction that appends the events they reflect, so they are always exactly what
+-- replaying the log from seq 1 gives. Shipped migrations never change: add a new numbered file instead.
+
+-- One row per incident, in order of opening (id).
+CREATE TABLE incidents (
+    id INTEGER PRIMARY KEY,
+    service TEXT NOT NULL,
+    -- The first event's component.
+    component TEXT NOT NULL,
+    -- The correlation key when the incident is keyed by (service, incident); NULL when keyed by component.
+    incident TEXT,
+    -- The key's text: `incident` when given, else `component`. With `incident IS NULL` it names the key.
+    key TEXT NOT NULL,
+    -- The first event's kind: what the incident is about, for counters and reports.
+    kind TEXT NOT NULL,
+    title TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('open', 'resolved', 'failed')),
+    -- The highest level of its events: 0 info, 1 warning, 2 critical, 3 failure.
+    peak_level INTEGER NOT NULL CHECK (peak_level BETWEEN 0 AND 3),
+    -- Epoch milliseconds UTC.
+    opened_at INTEGER NOT NULL,
+    resolved_at INTEGER,
+    failed_at INTEGER,
+    -- max(0, resolved_at - opened_at); NULL while unresolved.
+    recovery_ms INTEGER,
+    event_count INTEGER NOT NULL,
+    -- The distinct mitigate kinds of its events, sorted: a JSON array of strings.
+    actions TEXT NOT NULL,
+    -- The seqs of its first and latest events.
+    first_seq INTEGER NOT NULL,
+    last_seq INTEGER NOT NULL
+);
+
+-- A key has at most one active incident (no resolved_at).
+CREATE UNIQUE INDEX incidents_active_by_key ON incidents (service, key, incident IS NULL) WHERE resolved_at IS NULL;
+
+-- Incidents opened in a range; the incidents that overlap a range when they last at most a day.
+CREATE INDEX incidents_by_opened_at ON incidents (opened_at);
+
+-- The incidents that may overlap a range while opened more than a day before it: unresolved, or long.
+CREATE INDEX incidents_long_by_opened_at ON incidents (opened_at)
+    WHERE recovery_ms IS NULL OR recovery_ms > 86400000;
+
+-- Recovery times of resolved incidents by opening time, for percentiles.
+CREATE INDEX incidents_resolved_by_opened_at ON incidents (opened_at, service, recovery_ms) WHERE state = 'resolved';
+
+-- Hourly counters per service and kind (hour = floor(ts / 3600000), UTC):
+-- events by their ts and kind; incidents by their opened_at and first event's kind, per current state.
+CREATE TABLE counters (
+    hour INTEGER NOT NULL,
+    service TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    events INTEGER NOT NULL,
+    incidents_open INTEGER NOT NULL,
+    incidents_resolved INTEGER NOT NULL,
+    incidents_failed INTEGER NOT NULL,
+    -- The sum of recovery_ms over the resolved incidents counted here.
+    recovery_ms_sum INTEGER NOT NULL,
+    PRIMARY KEY (hour, service, kind)
+) WITHOUT ROWID;
+
+-- The seq of the last event the projections reflect.
+CREATE TABLE projection_state (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    last_seq INTEGER NOT NULL
+);
+
+INSERT INTO projection_state (id, last_seq) VALUES (1, 0);
