@@ -45,8 +45,9 @@ public struct VerifyReport: Sendable {
 
 extension EventStore {
     /// Replays the whole log into fresh projections in one transaction (SPEC section 4).
-    public func rebuild() throws(StoreError) -> RebuildResult {
-        let projections = projections
+    /// - Parameter projections: the projections to rebuild; default: the store's own.
+    public func rebuild(projections: [any Projection]? = nil) throws(StoreError) -> RebuildResult {
+        let projections = projections ?? self.projections
         let clock = ContinuousClock()
         let start = clock.now
         do {
