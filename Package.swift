@@ -86,7 +86,11 @@ let package = Package(
         ),
         .testTarget(
             name: "SelfHealServerTests",
-            dependencies: ["SelfHealEvents", "SelfHealing", "SelfHealStore", "SelfHealCLI", "selfheal"]
+            dependencies: [
+                "SelfHealEvents", "SelfHealing", "SelfHealStore", "SelfHealServer", "SelfHealCLI", "selfheal",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
         ),
     ]
 )

@@ -15,6 +15,12 @@ public struct SyncReply: Sendable, Equatable, Decodable {
         public var line: Int
         /// Why it was rejected.
         public var error: String
+
+        /// Creates a failure.
+        public init(line: Int, error: String) {
+            self.line = line
+            self.error = error
+        }
     }
 
     /// Whether everything before the sync is committed.
@@ -169,6 +175,28 @@ public final class IngestClient {
         return pong.version
     }
 
+    /// Writes everything queued, then closes the sending side: the daemon reads a final line without `\n`
+    /// as a line, commits what it read and answers pending syncs before it closes the connection.
+    public func finishSending() throws(IngestClientError) {
+        try flush()
+        shutdown(descriptor, Int32(SHUT_WR))
+    }
+
+    /// Reads reply lines until the daemon closes the connection.
+    public func readUntilClosed() throws(IngestClientError) -> [String] {
+        var lines: [String] = []
+        while true {
+            do {
+                lines.append(try readLine())
+            } catch {
+                if error.message == Self.closedMessage { return lines }
+                throw error
+            }
+        }
+    }
+
+    private static let closedMessage = "the daemon closed the connection before answering"
+
     /// Reads one reply line.
     private func readLine() throws(IngestClientError) -> String {
         while true {
@@ -186,7 +214,7 @@ public final class IngestClient {
                 }
                 throw IngestClientError("reading from the daemon failed: \(String(cString: strerror(errno)))")
             }
-            if count == 0 { throw IngestClientError("the daemon closed the connection before answering") }
+            if count == 0 { throw IngestClientError(Self.closedMessage) }
             readBuffer.append(contentsOf: chunk[..<count])
         }
     }
