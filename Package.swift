@@ -33,6 +33,7 @@ let package = Package(
             dependencies: [
                 "SelfHealEvents",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ],
             plugins: ["EmbedSchema"]
         ),

@@ -113,11 +113,12 @@ public final class IncidentProjection: Projection {
 
     private static func write(_ ledger: IncidentLedger, _ db: Database) throws {
         // Updates before inserts: an incident resolved in this batch frees its key for one opened after it.
-        let update = try db.cachedStatement(
+        let update = try FastStatement(
+            db,
             sql: """
-                UPDATE incidents SET state = ?, peak_level = ?, resolved_at = ?, failed_at = ?, recovery_ms = ?,
-                    event_count = ?, actions = ?, last_seq = ?
-                WHERE id = ?
+                UPDATE incidents SET state = ?1, peak_level = ?2, resolved_at = ?3, failed_at = ?4, recovery_ms = ?5,
+                    event_count = ?6, actions = ?7, last_seq = ?8
+                WHERE id = ?9
                 """
         )
         var inserts: [IncidentRecord] = []
@@ -126,27 +127,36 @@ public final class IncidentProjection: Projection {
                 inserts.append(after)
                 continue
             }
-            update.setUncheckedArguments([
-                after.state.rawValue, after.peakLevel.rawValue, after.resolvedAt, after.failedAt, after.recoveryMs,
-                after.eventCount, IncidentColumns.actionsJSON(after.actions), after.lastSeq, after.id,
-            ])
-            try update.execute()
+            update.bind(1, after.state.rawValue)
+            update.bind(2, Int64(after.peakLevel.rawValue))
+            update.bind(3, after.resolvedAt)
+            update.bind(4, after.failedAt)
+            update.bind(5, after.recoveryMs)
+            update.bind(6, after.eventCount)
+            update.bind(7, IncidentColumns.actionsJSON(after.actions))
+            update.bind(8, after.lastSeq)
+            update.bind(9, after.id)
+            try update.run()
         }
-        let insert = try db.cachedStatement(
-            sql: """
-                INSERT INTO incidents (\(IncidentColumns.list))
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """
-        )
-        for record in inserts.sorted(by: { $0.id < $1.id }) {
-            insert.setUncheckedArguments(IncidentColumns.arguments(record))
-            try insert.execute()
+        if !inserts.isEmpty {
+            let insert = try FastStatement(
+                db,
+                sql: """
+                    INSERT INTO incidents (\(IncidentColumns.list))
+                    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
+                    """
+            )
+            for record in inserts.sorted(by: { $0.id < $1.id }) {
+                IncidentColumns.bind(record, to: insert)
+                try insert.run()
+            }
         }
-        let upsert = try db.cachedStatement(
+        let upsert = try FastStatement(
+            db,
             sql: """
                 INSERT INTO counters
                     (hour, service, kind, events, incidents_open, incidents_resolved, incidents_failed, recovery_ms_sum)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                 ON CONFLICT (hour, service, kind) DO UPDATE SET
                     events = events + excluded.events,
                     incidents_open = incidents_open + excluded.incidents_open,
@@ -156,13 +166,19 @@ public final class IncidentProjection: Projection {
                 """
         )
         for (key, change) in ledger.counterChanges where !change.isZero {
-            upsert.setUncheckedArguments([
-                key.hour, key.service, key.kind, change.events, change.open, change.resolved, change.failed,
-                change.recoverySum,
-            ])
-            try upsert.execute()
+            upsert.bind(1, key.hour)
+            upsert.bind(2, key.service)
+            upsert.bind(3, key.kind)
+            upsert.bind(4, change.events)
+            upsert.bind(5, change.open)
+            upsert.bind(6, change.resolved)
+            upsert.bind(7, change.failed)
+            upsert.bind(8, change.recoverySum)
+            try upsert.run()
         }
-        try db.execute(sql: "UPDATE projection_state SET last_seq = ? WHERE id = 1", arguments: [ledger.lastSeq])
+        let progress = try FastStatement(db, sql: "UPDATE projection_state SET last_seq = ?1 WHERE id = 1")
+        progress.bind(1, ledger.lastSeq)
+        try progress.run()
     }
 }
 
@@ -173,13 +189,24 @@ enum IncidentColumns {
         recovery_ms, event_count, actions, first_seq, last_seq
         """
 
-    static func arguments(_ record: IncidentRecord) -> StatementArguments {
-        [
-            record.id, record.key.service, record.component, record.key.byIncident ? record.key.name : nil,
-            record.key.name, record.kind, record.title, record.state.rawValue, record.peakLevel.rawValue,
-            record.openedAt, record.resolvedAt, record.failedAt, record.recoveryMs, record.eventCount,
-            actionsJSON(record.actions), record.firstSeq, record.lastSeq,
-        ]
+    static func bind(_ record: IncidentRecord, to statement: FastStatement) {
+        statement.bind(1, record.id)
+        statement.bind(2, record.key.service)
+        statement.bind(3, record.component)
+        statement.bind(4, record.key.byIncident ? record.key.name : nil)
+        statement.bind(5, record.key.name)
+        statement.bind(6, record.kind)
+        statement.bind(7, record.title)
+        statement.bind(8, record.state.rawValue)
+        statement.bind(9, Int64(record.peakLevel.rawValue))
+        statement.bind(10, record.openedAt)
+        statement.bind(11, record.resolvedAt)
+        statement.bind(12, record.failedAt)
+        statement.bind(13, record.recoveryMs)
+        statement.bind(14, record.eventCount)
+        statement.bind(15, actionsJSON(record.actions))
+        statement.bind(16, record.firstSeq)
+        statement.bind(17, record.lastSeq)
     }
 
     static func record(_ row: Row) throws -> IncidentRecord {

@@ -201,20 +201,22 @@ extension EventStore {
     /// Events with seq in `(after, through]`, at most `limit`, in seq order, with the fields the projections
     /// read (no attrs, peer or receive time).
     static func projectionEvents(_ db: Database, after: Int64, through: Int64, limit: Int) throws -> [StoredEvent] {
-        let rows = try Row.fetchCursor(
+        let statement = try FastStatement(
             db,
             sql: """
                 SELECT seq, ts, service, component, kind, level, message, incident FROM events
-                WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?
-                """,
-            arguments: [after, through, limit]
+                WHERE seq > ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3
+                """
         )
+        statement.bind(1, after)
+        statement.bind(2, through)
+        statement.bind(3, Int64(limit))
         var events: [StoredEvent] = []
-        events.reserveCapacity(min(limit, 10_000))
+        events.reserveCapacity(min(limit, 20_000))
         var kinds: [String: EventKind] = [:]
-        while let row = try rows.next() {
-            let seq: Int64 = row[0]
-            let kindName: String = row[4]
+        while try statement.step() {
+            let seq = statement.int64(0)
+            let kindName = statement.string(4)
             let kind: EventKind
             if let known = kinds[kindName] {
                 kind = known
@@ -225,14 +227,15 @@ extension EventStore {
                 kinds[kindName] = parsed
                 kind = parsed
             }
-            let levelName: String = row[5]
+            let levelName = statement.string(5)
             guard let level = EventLevel(name: levelName) else {
                 throw StoreError("event \(seq) has unknown level \(levelName)")
             }
-            let timestamp: Int64 = row[1]
+            let timestamp = statement.int64(1)
             let event = Event(
-                service: row[2], kind: kind, component: row[3], timestamp: timestamp, level: level, message: row[6],
-                incident: row[7]
+                service: statement.string(2), kind: kind, component: statement.string(3),
+                timestamp: timestamp, level: level, message: statement.optionalString(6),
+                incident: statement.optionalString(7)
             )
             events.append(StoredEvent(seq: seq, timestamp: timestamp, receivedAt: timestamp, event: event, peer: nil))
         }
