@@ -8,10 +8,9 @@ CREATE TABLE incidents (
     service TEXT NOT NULL,
     -- The first event's component.
     component TEXT NOT NULL,
-    -- The correlation key when the incident is keyed by (service, incident); NULL when keyed by component.
+    -- The correlation key when the incident is keyed by (service, incident); NULL when keyed by
+    -- (service, component). The two sorts of keys never meet.
     incident TEXT,
-    -- The key's text: `incident` when given, else `component`. With `incident IS NULL` it names the key.
-    key TEXT NOT NULL,
     -- The first event's kind: what the incident is about, for counters and reports.
     kind TEXT NOT NULL,
     title TEXT NOT NULL,
@@ -32,18 +31,14 @@ CREATE TABLE incidents (
     last_seq INTEGER NOT NULL
 );
 
--- A key has at most one active incident (no resolved_at).
-CREATE UNIQUE INDEX incidents_active_by_key ON incidents (service, key, incident IS NULL) WHERE resolved_at IS NULL;
-
--- Incidents opened in a range; the incidents that overlap a range when they last at most a day.
-CREATE INDEX incidents_by_opened_at ON incidents (opened_at);
+-- Incidents opened in a range: the ones that overlap a range when they last at most a day; their counts by
+-- state and the recovery times of the resolved ones (covered, for the edges of `stats` and its percentiles).
+CREATE INDEX incidents_by_opened_at ON incidents (opened_at, state, service, recovery_ms);
 
 -- The incidents that may overlap a range while opened more than a day before it: unresolved, or long.
+-- It also holds the active incidents (no resolved_at), which a writer loads when it starts.
 CREATE INDEX incidents_long_by_opened_at ON incidents (opened_at)
     WHERE recovery_ms IS NULL OR recovery_ms > 86400000;
-
--- Recovery times of resolved incidents by opening time, for percentiles.
-CREATE INDEX incidents_resolved_by_opened_at ON incidents (opened_at, service, recovery_ms) WHERE state = 'resolved';
 
 -- Hourly counters per service and kind (hour = floor(ts / 3600000), UTC):
 -- events by their ts and kind; incidents by their opened_at and first event's kind, per current state.

@@ -94,7 +94,10 @@ public final class IncidentProjection: Projection {
         var active: [IncidentKey: IncidentRecord] = [:]
         let rows = try Row.fetchCursor(
             db,
-            sql: "SELECT \(IncidentColumns.list) FROM incidents WHERE resolved_at IS NULL"
+            sql: """
+                SELECT \(IncidentColumns.list) FROM incidents
+                WHERE (recovery_ms IS NULL OR recovery_ms > 86400000) AND resolved_at IS NULL
+                """
         )
         while let row = try rows.next() {
             let record = try IncidentColumns.record(row)
@@ -133,7 +136,7 @@ public final class IncidentProjection: Projection {
             update.bind(4, after.failedAt)
             update.bind(5, after.recoveryMs)
             update.bind(6, after.eventCount)
-            update.bind(7, IncidentColumns.actionsJSON(after.actions))
+            update.bind(7, after.actions.json)
             update.bind(8, after.lastSeq)
             update.bind(9, after.id)
             try update.run()
@@ -143,7 +146,7 @@ public final class IncidentProjection: Projection {
                 db,
                 sql: """
                     INSERT INTO incidents (\(IncidentColumns.list))
-                    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
+                    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
                     """
             )
             for record in inserts.sorted(by: { $0.id < $1.id }) {
@@ -151,30 +154,37 @@ public final class IncidentProjection: Projection {
                 try insert.run()
             }
         }
-        let upsert = try FastStatement(
+        // Most rows exist already (the current hour): update, and insert only when there was nothing to update.
+        let addToCounters = try FastStatement(
+            db,
+            sql: """
+                UPDATE counters SET events = events + ?4, incidents_open = incidents_open + ?5,
+                    incidents_resolved = incidents_resolved + ?6, incidents_failed = incidents_failed + ?7,
+                    recovery_ms_sum = recovery_ms_sum + ?8
+                WHERE hour = ?1 AND service = ?2 AND kind = ?3
+                """
+        )
+        let insertCounters = try FastStatement(
             db,
             sql: """
                 INSERT INTO counters
                     (hour, service, kind, events, incidents_open, incidents_resolved, incidents_failed, recovery_ms_sum)
                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-                ON CONFLICT (hour, service, kind) DO UPDATE SET
-                    events = events + excluded.events,
-                    incidents_open = incidents_open + excluded.incidents_open,
-                    incidents_resolved = incidents_resolved + excluded.incidents_resolved,
-                    incidents_failed = incidents_failed + excluded.incidents_failed,
-                    recovery_ms_sum = recovery_ms_sum + excluded.recovery_ms_sum
                 """
         )
         for (key, change) in ledger.counterChanges where !change.isZero {
-            upsert.bind(1, key.hour)
-            upsert.bind(2, key.service)
-            upsert.bind(3, key.kind)
-            upsert.bind(4, change.events)
-            upsert.bind(5, change.open)
-            upsert.bind(6, change.resolved)
-            upsert.bind(7, change.failed)
-            upsert.bind(8, change.recoverySum)
-            try upsert.run()
+            for statement in [addToCounters, insertCounters] {
+                statement.bind(1, key.hour)
+                statement.bind(2, key.service)
+                statement.bind(3, key.kind)
+                statement.bind(4, change.events)
+                statement.bind(5, change.open)
+                statement.bind(6, change.resolved)
+                statement.bind(7, change.failed)
+                statement.bind(8, change.recoverySum)
+                try statement.run()
+                if db.changesCount > 0 { break }
+            }
         }
         let progress = try FastStatement(db, sql: "UPDATE projection_state SET last_seq = ?1 WHERE id = 1")
         progress.bind(1, ledger.lastSeq)
@@ -185,7 +195,7 @@ public final class IncidentProjection: Projection {
 /// The columns of the incidents table, in one order for reading and writing.
 enum IncidentColumns {
     static let list = """
-        id, service, component, incident, key, kind, title, state, peak_level, opened_at, resolved_at, failed_at, \
+        id, service, component, incident, kind, title, state, peak_level, opened_at, resolved_at, failed_at, \
         recovery_ms, event_count, actions, first_seq, last_seq
         """
 
@@ -194,50 +204,45 @@ enum IncidentColumns {
         statement.bind(2, record.key.service)
         statement.bind(3, record.component)
         statement.bind(4, record.key.byIncident ? record.key.name : nil)
-        statement.bind(5, record.key.name)
-        statement.bind(6, record.kind)
-        statement.bind(7, record.title)
-        statement.bind(8, record.state.rawValue)
-        statement.bind(9, Int64(record.peakLevel.rawValue))
-        statement.bind(10, record.openedAt)
-        statement.bind(11, record.resolvedAt)
-        statement.bind(12, record.failedAt)
-        statement.bind(13, record.recoveryMs)
-        statement.bind(14, record.eventCount)
-        statement.bind(15, actionsJSON(record.actions))
-        statement.bind(16, record.firstSeq)
-        statement.bind(17, record.lastSeq)
+        statement.bind(5, record.kind)
+        statement.bind(6, record.title)
+        statement.bind(7, record.state.rawValue)
+        statement.bind(8, Int64(record.peakLevel.rawValue))
+        statement.bind(9, record.openedAt)
+        statement.bind(10, record.resolvedAt)
+        statement.bind(11, record.failedAt)
+        statement.bind(12, record.recoveryMs)
+        statement.bind(13, record.eventCount)
+        statement.bind(14, record.actions.json)
+        statement.bind(15, record.firstSeq)
+        statement.bind(16, record.lastSeq)
     }
 
     static func record(_ row: Row) throws -> IncidentRecord {
         let id: Int64 = row[0]
-        guard let state = IncidentState(rawValue: row[7]) else { throw StoreError("incident \(id) has an unknown state") }
-        guard let level = EventLevel(rawValue: row[8]) else { throw StoreError("incident \(id) has an unknown level") }
+        guard let state = IncidentState(rawValue: row[6]) else { throw StoreError("incident \(id) has an unknown state") }
+        guard let level = EventLevel(rawValue: row[7]) else { throw StoreError("incident \(id) has an unknown level") }
+        let component: String = row[2]
         let incident: String? = row[3]
         return IncidentRecord(
             id: id,
-            key: IncidentKey(service: row[1], name: row[4], byIncident: incident != nil),
-            component: row[2],
-            kind: row[5],
-            title: row[6],
+            key: IncidentKey(service: row[1], name: incident ?? component, byIncident: incident != nil),
+            component: component,
+            kind: row[4],
+            title: row[5],
             state: state,
             peakLevel: level,
-            openedAt: row[9],
-            resolvedAt: row[10],
-            failedAt: row[11],
-            eventCount: row[13],
-            actions: ActionSet(parseActions(row[14])),
-            firstSeq: row[15],
-            lastSeq: row[16]
+            openedAt: row[8],
+            resolvedAt: row[9],
+            failedAt: row[10],
+            eventCount: row[12],
+            actions: ActionSet(parseActions(row[13])),
+            firstSeq: row[14],
+            lastSeq: row[15]
         )
     }
 
-    /// `["breaker.opened","retry.attempt"]`.
-    static func actionsJSON(_ actions: ActionSet) -> String {
-        JSONText.array(actions.sorted.map(JSONText.quoted))
-    }
-
-    /// The names of a JSON array of plain strings, as ``actionsJSON(_:)`` writes it.
+    /// The names of a JSON array of plain strings, as ``ActionSet/json`` writes it.
     static func parseActions(_ json: String) -> [String] {
         json.split(whereSeparator: { $0 == "[" || $0 == "]" || $0 == "," || $0 == "\"" }).map(String.init)
     }

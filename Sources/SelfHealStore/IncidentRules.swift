@@ -36,6 +36,14 @@ struct ActionSet: Equatable, Sendable {
         if let bit = Self.bitByName[kind] { bits |= bit }
     }
 
+    /// The kinds as a JSON array, as the `actions` column holds them: `["breaker.opened","retry.attempt"]`.
+    var json: String { Self.jsonBySet[Int(bits)] }
+    private static let jsonBySet: [String] = (0..<(1 << names.count)).map { bits in
+        JSONText.array(ActionSet(bits: UInt32(bits)).sorted.map(JSONText.quoted))
+    }
+
+    private init(bits: UInt32) { self.bits = bits }
+
     /// The kinds, sorted.
     var sorted: [String] {
         Self.names.enumerated().compactMap { bits & (UInt32(1) << UInt32($0)) != 0 ? $1 : nil }
@@ -89,12 +97,19 @@ struct IncidentRecord: Equatable, Sendable {
 
     /// Readable text from the first event: `pool.warning on db-pool: Pool at 92%`.
     static func title(_ event: Event) -> String {
-        var title = "\(event.kind.name) on \(event.component)"
-        if let message = event.message?.split(whereSeparator: \.isNewline).first, !message.isEmpty {
-            title += ": "
-            title += message.count <= 160 ? String(message) : String(message.prefix(159)) + "…"
+        let subject = event.kind.name + " on " + event.component
+        guard let message = event.message, !message.isEmpty else { return subject }
+        // The first line of the message, at most 160 characters.
+        let utf8 = message.utf8
+        let firstLine: Substring
+        if let end = utf8.firstIndex(where: { $0 == 0x0A || $0 == 0x0D }) {
+            firstLine = message[..<end]
+        } else {
+            firstLine = message[...]
         }
-        return title
+        guard !firstLine.isEmpty else { return subject }
+        if firstLine.utf8.count <= 160 { return subject + ": " + firstLine }
+        return subject + ": " + firstLine.prefix(159) + "…"
     }
 }
 

@@ -40,20 +40,43 @@ enum ProjectionBenchmark {
         defer { if options.keep == nil { try? FileManager.default.removeItem(atPath: base) } }
         print("\(options.events) events over \(options.days) days, \(options.batch) events per commit, durability normal")
 
-        var baselineRate: Double?
-        if options.baseline {
-            let path = (base as NSString).appendingPathComponent("baseline/events.db")
-            let store = try EventStore(StoreConfiguration(path: path, durability: .normal), projections: [])
-            let (rate, _) = try ingest(store, options)
-            baselineRate = rate
-            print(String(format: "ingest, projections off: %.0f events/s", rate))
-            try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent)
-        }
+        // The same events go to a store without projections and to one with them, alternating every 100
+        // commits, so that the machine's drift (other processes) weighs on both alike.
         let path = (base as NSString).appendingPathComponent("projected/events.db")
         let store = try EventStore(StoreConfiguration(path: path, durability: .normal), projections: [IncidentProjection()])
-        let (rate, start) = try ingest(store, options)
-        print(String(format: "ingest, projections on:  %.0f events/s", rate))
-        if let baselineRate { print(String(format: "  ratio on/off: %.1f %%", rate / baselineRate * 100)) }
+        let baselinePath = (base as NSString).appendingPathComponent("baseline/events.db")
+        let baseline = options.baseline
+            ? try EventStore(StoreConfiguration(path: baselinePath, durability: .normal), projections: []) : nil
+        var generator = DayGenerator(days: options.days, totalEvents: options.events)
+        let clock = ContinuousClock()
+        var elapsed = (on: Duration.zero, off: Duration.zero)
+        var appended = 0
+        while appended < options.events {
+            var batches: [[IncomingEvent]] = []
+            for _ in 0..<100 where appended < options.events {
+                let batch = generator.next(min(options.batch, options.events - appended))
+                batches.append(batch)
+                appended += batch.count
+            }
+            if let baseline {
+                let start = clock.now
+                for batch in batches { _ = try baseline.append(batch) }
+                elapsed.off += clock.now - start
+            }
+            let start = clock.now
+            for batch in batches { _ = try store.append(batch) }
+            elapsed.on += clock.now - start
+        }
+        let rate = Double(appended) / elapsed.on.seconds
+        if baseline != nil {
+            let baselineRate = Double(appended) / elapsed.off.seconds
+            print(String(format: "ingest, projections off: %.0f events/s", baselineRate))
+            print(String(format: "ingest, projections on:  %.0f events/s (%.1f %% of off)", rate, rate / baselineRate * 100))
+            try? FileManager.default.removeItem(atPath: (baselinePath as NSString).deletingLastPathComponent)
+        } else {
+            print(String(format: "ingest, projections on:  %.0f events/s", rate))
+        }
+        let start = generator.start
         let incidentCount = try store.allIncidentCount()
         print("store: \(try store.lastSeq()) events, \(incidentCount) incidents")
 
@@ -76,22 +99,6 @@ enum ProjectionBenchmark {
 
         let rebuilt = try store.rebuild()
         print(String(format: "rebuild: %d events in %.1f s, %.0f events/s", rebuilt.events, rebuilt.seconds, rebuilt.eventsPerSecond))
-    }
-
-    /// Appends the generated events in batches; returns events per second and the first day's start.
-    static func ingest(_ store: EventStore, _ options: Options) throws -> (Double, Int64) {
-        var generator = DayGenerator(days: options.days, totalEvents: options.events)
-        let clock = ContinuousClock()
-        var elapsed = Duration.zero
-        var appended = 0
-        while appended < options.events {
-            let batch = generator.next(min(options.batch, options.events - appended))
-            let start = clock.now
-            _ = try store.append(batch)
-            elapsed += clock.now - start
-            appended += batch.count
-        }
-        return (Double(appended) / elapsed.seconds, generator.start)
     }
 
     /// The median wall time of `runs` calls after one warm-up, in milliseconds.
