@@ -158,30 +158,34 @@ public final class IncidentProjection: Projection {
         let addToCounters = try FastStatement(
             db,
             sql: """
-                UPDATE counters SET events = events + ?4, incidents_open = incidents_open + ?5,
-                    incidents_resolved = incidents_resolved + ?6, incidents_failed = incidents_failed + ?7,
-                    recovery_ms_sum = recovery_ms_sum + ?8
-                WHERE hour = ?1 AND service = ?2 AND kind = ?3
+                UPDATE counters SET events = events + ?3, timeout_prevented = timeout_prevented + ?4,
+                    transition_blocked = transition_blocked + ?5, ratelimit_throttled = ratelimit_throttled + ?6,
+                    incidents_open = incidents_open + ?7, incidents_resolved = incidents_resolved + ?8,
+                    incidents_failed = incidents_failed + ?9, recovery_ms_sum = recovery_ms_sum + ?10
+                WHERE hour = ?1 AND service = ?2
                 """
         )
         let insertCounters = try FastStatement(
             db,
             sql: """
                 INSERT INTO counters
-                    (hour, service, kind, events, incidents_open, incidents_resolved, incidents_failed, recovery_ms_sum)
-                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                    (hour, service, events, timeout_prevented, transition_blocked, ratelimit_throttled,
+                     incidents_open, incidents_resolved, incidents_failed, recovery_ms_sum)
+                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
                 """
         )
         for (key, change) in ledger.counterChanges where !change.isZero {
             for statement in [addToCounters, insertCounters] {
                 statement.bind(1, key.hour)
                 statement.bind(2, key.service)
-                statement.bind(3, key.kind)
-                statement.bind(4, change.events)
-                statement.bind(5, change.open)
-                statement.bind(6, change.resolved)
-                statement.bind(7, change.failed)
-                statement.bind(8, change.recoverySum)
+                statement.bind(3, change.events)
+                statement.bind(4, change.timeoutPrevented)
+                statement.bind(5, change.transitionBlocked)
+                statement.bind(6, change.ratelimitThrottled)
+                statement.bind(7, change.open)
+                statement.bind(8, change.resolved)
+                statement.bind(9, change.failed)
+                statement.bind(10, change.recoverySum)
                 try statement.run()
                 if db.changesCount > 0 { break }
             }

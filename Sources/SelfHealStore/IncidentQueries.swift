@@ -126,7 +126,8 @@ extension EventStore {
         _ db: Database
     ) throws {
         var sql = """
-            SELECT kind, sum(events), sum(incidents_open), sum(incidents_resolved), sum(incidents_failed)
+            SELECT sum(events), sum(timeout_prevented), sum(transition_blocked), sum(ratelimit_throttled),
+                   sum(incidents_open), sum(incidents_resolved), sum(incidents_failed)
             FROM counters WHERE hour >= ? AND hour < ?
             """
         var arguments: StatementArguments = [firstHour, endHour]
@@ -134,17 +135,13 @@ extension EventStore {
             sql += " AND service = ?"
             arguments += [service]
         }
-        sql += " GROUP BY kind"
-        let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
-        while let row = try rows.next() {
-            let kind: String = row[0]
-            let events: Int64 = row[1]
-            stats.events += events
-            if preventKindSet.contains(kind) { stats.preventedByKind[kind, default: 0] += events }
-            stats.open += row[2]
-            stats.resolved += row[3]
-            stats.failed += row[4]
-        }
+        guard let row = try Row.fetchOne(db, sql: sql, arguments: arguments) else { return }
+        let sums: [Int64] = (0..<7).map { (row[$0] as Int64?) ?? 0 }
+        stats.events += sums[0]
+        for (kind, sum) in zip(CounterValues.preventKinds, sums[1...3]) { stats.preventedByKind[kind, default: 0] += sum }
+        stats.open += sums[4]
+        stats.resolved += sums[5]
+        stats.failed += sums[6]
     }
 
     /// Adds a part of a range shorter than the hours around it, from the events and incidents themselves.

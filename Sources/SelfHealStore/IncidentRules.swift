@@ -113,16 +113,18 @@ struct IncidentRecord: Equatable, Sendable {
     }
 }
 
-/// The counters of one hour, service and kind (see `counters` in `schema/002_projections.sql`).
+/// The counters of one hour and service (see `counters` in `schema/002_projections.sql`).
 struct CounterKey: Hashable, Sendable {
     var hour: Int64
     var service: String
-    var kind: String
 }
 
 /// Values of a counters row, or a change to one.
 struct CounterValues: Equatable, Sendable {
     var events: Int64 = 0
+    var timeoutPrevented: Int64 = 0
+    var transitionBlocked: Int64 = 0
+    var ratelimitThrottled: Int64 = 0
     var open: Int64 = 0
     var resolved: Int64 = 0
     var failed: Int64 = 0
@@ -130,8 +132,33 @@ struct CounterValues: Equatable, Sendable {
 
     var isZero: Bool { self == CounterValues() }
 
+    /// The prevent kinds, in the order of their columns.
+    static let preventKinds = ["timeout.prevented", "transition.blocked", "ratelimit.throttled"]
+
+    /// Counts one event of a kind.
+    mutating func count(_ kind: EventKind) {
+        events += 1
+        guard kind.role == .prevent else { return }
+        switch kind.name {
+        case "timeout.prevented": timeoutPrevented += 1
+        case "transition.blocked": transitionBlocked += 1
+        case "ratelimit.throttled": ratelimitThrottled += 1
+        // The vocabulary has these three prevent kinds; a new one needs a column (a new migration).
+        default: break
+        }
+    }
+
+    /// The prevent counts by kind name.
+    var prevented: [String: Int64] {
+        ["timeout.prevented": timeoutPrevented, "transition.blocked": transitionBlocked,
+         "ratelimit.throttled": ratelimitThrottled]
+    }
+
     mutating func add(_ other: CounterValues, sign: Int64 = 1) {
         events += sign * other.events
+        timeoutPrevented += sign * other.timeoutPrevented
+        transitionBlocked += sign * other.transitionBlocked
+        ratelimitThrottled += sign * other.ratelimitThrottled
         open += sign * other.open
         resolved += sign * other.resolved
         failed += sign * other.failed
@@ -148,7 +175,7 @@ struct CounterValues: Equatable, Sendable {
             values.recoverySum = record.recoveryMs ?? 0
         case .failed: values.failed = 1
         }
-        return (CounterKey(hour: hourOf(record.openedAt), service: record.key.service, kind: record.kind), values)
+        return (CounterKey(hour: hourOf(record.openedAt), service: record.key.service), values)
     }
 }
 
@@ -190,8 +217,8 @@ struct IncidentLedger: Sendable {
         let event = stored.event
         lastSeq = stored.seq
         let kind = event.kind
-        counterChanges[CounterKey(hour: hourOf(stored.timestamp), service: event.service, kind: kind.name), default: .init()]
-            .events += 1
+        counterChanges[CounterKey(hour: hourOf(stored.timestamp), service: event.service), default: .init()]
+            .count(kind)
         let role = kind.role
         guard role == .detect || role == .mitigate || role == .recover || role == .fail else { return }
         let key = IncidentKey(event)

@@ -171,15 +171,20 @@ extension EventStore {
             }
         }
         let counterSQL = """
-            SELECT hour, service, kind, events, incidents_open, incidents_resolved, incidents_failed, recovery_ms_sum
-            FROM counters ORDER BY hour, service, kind
+            SELECT hour, service, events, timeout_prevented, transition_blocked, ratelimit_throttled,
+                   incidents_open, incidents_resolved, incidents_failed, recovery_ms_sum
+            FROM counters ORDER BY hour, service
             """
         let storedCounters = try Row.fetchCursor(db, sql: counterSQL)
         let expectedCounters = try Row.fetchCursor(replay, sql: counterSQL)
-        try merge(storedCounters, expectedCounters, key: counterRow, order: { ($0.0.hour, $0.0.service, $0.0.kind) < ($1.0.hour, $1.0.service, $1.0.kind) }) {
-            stored, expected in
-            let key = (stored ?? expected)!.0
-            let name = "counters of hour \(Timestamp.formatRFC3339(key.hour * 3_600_000)), \(key.service), \(key.kind)"
+        try merge(
+            storedCounters,
+            expectedCounters,
+            key: counterRow,
+            order: { ($0.0.hour, $0.0.service) < ($1.0.hour, $1.0.service) }
+        ) { stored, expected in
+            guard let key = (stored ?? expected)?.0 else { return }
+            let name = "counters of hour \(Timestamp.formatRFC3339(key.hour * 3_600_000)), service \(key.service)"
             if stored != nil { report.counterRows += 1 }
             if stored?.1 != expected?.1 {
                 report.differs("\(name): \(describe(stored?.1)) ; a fresh replay gives \(describe(expected?.1))")
@@ -189,8 +194,11 @@ extension EventStore {
 
     private static func counterRow(_ row: Row) -> (CounterKey, CounterValues) {
         (
-            CounterKey(hour: row[0], service: row[1], kind: row[2]),
-            CounterValues(events: row[3], open: row[4], resolved: row[5], failed: row[6], recoverySum: row[7])
+            CounterKey(hour: row[0], service: row[1]),
+            CounterValues(
+                events: row[2], timeoutPrevented: row[3], transitionBlocked: row[4], ratelimitThrottled: row[5],
+                open: row[6], resolved: row[7], failed: row[8], recoverySum: row[9]
+            )
         )
     }
 
@@ -237,7 +245,8 @@ extension EventStore {
 
     private static func describe(_ values: CounterValues?) -> String {
         guard let values else { return "no row" }
-        return "events \(values.events), open \(values.open), resolved \(values.resolved), failed \(values.failed), "
-            + "recovery sum \(values.recoverySum) ms"
+        return "events \(values.events), prevented \(values.timeoutPrevented)/\(values.transitionBlocked)/"
+            + "\(values.ratelimitThrottled), open \(values.open), resolved \(values.resolved), "
+            + "failed \(values.failed), recovery sum \(values.recoverySum) ms"
     }
 }

@@ -88,7 +88,7 @@ import Testing
         let database = try DatabaseQueue(path: test.path)
         try database.write { db in
             try db.execute(sql: "UPDATE incidents SET state = 'resolved', resolved_at = 1 WHERE id = 2")
-            try db.execute(sql: "UPDATE counters SET events = events + 5 WHERE kind = 'timeout.prevented'")
+            try db.execute(sql: "UPDATE counters SET timeout_prevented = timeout_prevented + 5")
             try db.execute(sql: "DELETE FROM incidents WHERE id = 3")
         }
         let report = try test.store.verify()
@@ -97,7 +97,11 @@ import Testing
         #expect(report.projectionDifferences.count == 3)
         #expect(report.projectionDifferences.contains { $0.hasPrefix("incident 2 differs: state resolved") })
         #expect(report.projectionDifferences.contains { $0.hasPrefix("incident 3 is missing") })
-        #expect(report.projectionDifferences.contains { $0.contains("timeout.prevented: events 6") })
+        #expect(
+            report.projectionDifferences.contains {
+                $0.hasPrefix("counters of hour 2025-11-25T00:00:00.000Z, service portal: events 8, prevented 6/0/0")
+            }
+        )
         _ = try test.store.rebuild()
         #expect(try test.store.verify().isClean)
     }
