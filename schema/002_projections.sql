@@ -28,17 +28,16 @@ CREATE TABLE incidents (
     actions TEXT NOT NULL,
     -- The seqs of its first and latest events.
     first_seq INTEGER NOT NULL,
-    last_seq INTEGER NOT NULL
+    last_seq INTEGER NOT NULL,
+    -- How long it lasted: 0 at most a minute, 1 at most an hour, 2 at most a day, 3 longer or unresolved.
+    -- An incident of class c overlaps a range only if opened less than its bound before the range, so each
+    -- class is one bounded index range (class 3, the active and the very long ones, is small).
+    span_class INTEGER NOT NULL CHECK (span_class BETWEEN 0 AND 3)
 );
 
--- Incidents opened in a range: the ones that overlap a range when they last at most a day; their counts by
--- state and the recovery times of the resolved ones (covered, for the edges of `stats` and its percentiles).
-CREATE INDEX incidents_by_opened_at ON incidents (opened_at, state, service, recovery_ms);
-
--- The incidents that may overlap a range while opened more than a day before it: unresolved, or long.
--- It also holds the active incidents (no resolved_at), which a writer loads when it starts.
-CREATE INDEX incidents_long_by_opened_at ON incidents (opened_at)
-    WHERE recovery_ms IS NULL OR recovery_ms > 86400000;
+-- Incidents by lifetime class and opening time: those that overlap a range (one index range per class), the
+-- active ones (class 3), and the counts by state and recovery times of those opened in a range (covered).
+CREATE INDEX incidents_by_span_and_opened_at ON incidents (span_class, opened_at, state, service, recovery_ms);
 
 -- Hourly counters per service (hour = floor(ts / 3600000), UTC): events by their ts, with the prevent-role
 -- events by kind; incidents by their opened_at and current state. One row per hour and service keeps the

@@ -96,7 +96,7 @@ public final class IncidentProjection: Projection {
             db,
             sql: """
                 SELECT \(IncidentColumns.list) FROM incidents
-                WHERE (recovery_ms IS NULL OR recovery_ms > 86400000) AND resolved_at IS NULL
+                WHERE span_class = 3 AND resolved_at IS NULL
                 """
         )
         while let row = try rows.next() {
@@ -120,7 +120,7 @@ public final class IncidentProjection: Projection {
             db,
             sql: """
                 UPDATE incidents SET state = ?1, peak_level = ?2, resolved_at = ?3, failed_at = ?4, recovery_ms = ?5,
-                    event_count = ?6, actions = ?7, last_seq = ?8
+                    event_count = ?6, actions = ?7, last_seq = ?8, span_class = ?10
                 WHERE id = ?9
                 """
         )
@@ -139,6 +139,7 @@ public final class IncidentProjection: Projection {
             update.bind(7, after.actions.json)
             update.bind(8, after.lastSeq)
             update.bind(9, after.id)
+            update.bind(10, after.spanClass)
             try update.run()
         }
         if !inserts.isEmpty {
@@ -146,7 +147,7 @@ public final class IncidentProjection: Projection {
                 db,
                 sql: """
                     INSERT INTO incidents (\(IncidentColumns.list))
-                    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+                    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
                     """
             )
             for record in inserts.sorted(by: { $0.id < $1.id }) {
@@ -200,7 +201,7 @@ public final class IncidentProjection: Projection {
 enum IncidentColumns {
     static let list = """
         id, service, component, incident, kind, title, state, peak_level, opened_at, resolved_at, failed_at, \
-        recovery_ms, event_count, actions, first_seq, last_seq
+        recovery_ms, event_count, actions, first_seq, last_seq, span_class
         """
 
     static func bind(_ record: IncidentRecord, to statement: FastStatement) {
@@ -220,6 +221,7 @@ enum IncidentColumns {
         statement.bind(14, record.actions.json)
         statement.bind(15, record.firstSeq)
         statement.bind(16, record.lastSeq)
+        statement.bind(17, record.spanClass)
     }
 
     static func record(_ row: Row) throws -> IncidentRecord {
@@ -243,6 +245,36 @@ enum IncidentColumns {
             actions: ActionSet(parseActions(row[13])),
             firstSeq: row[14],
             lastSeq: row[15]
+        )
+    }
+
+    /// The record in the current row of a statement that selects ``list``.
+    static func record(_ statement: FastStatement) throws -> IncidentRecord {
+        let id = statement.int64(0)
+        guard let state = IncidentState(rawValue: statement.string(6)) else {
+            throw StoreError("incident \(id) has an unknown state")
+        }
+        guard let level = EventLevel(rawValue: Int(statement.int64(7))) else {
+            throw StoreError("incident \(id) has an unknown level")
+        }
+        let component = statement.string(2)
+        let incident = statement.optionalString(3)
+        let actionsText = statement.string(13)
+        return IncidentRecord(
+            id: id,
+            key: IncidentKey(service: statement.string(1), name: incident ?? component, byIncident: incident != nil),
+            component: component,
+            kind: statement.string(4),
+            title: statement.string(5),
+            state: state,
+            peakLevel: level,
+            openedAt: statement.int64(8),
+            resolvedAt: statement.optionalInt64(9),
+            failedAt: statement.optionalInt64(10),
+            eventCount: statement.int64(12),
+            actions: ActionSet.byJSON[actionsText] ?? ActionSet(parseActions(actionsText)),
+            firstSeq: statement.int64(14),
+            lastSeq: statement.int64(15)
         )
     }
 

@@ -2,49 +2,56 @@ import GRDB
 import SelfHealEvents
 
 extension EventStore {
-    /// An incident that lasts at most this long overlaps a range only if opened less than this before it; the
-    /// longer and the unresolved ones have an index of their own (`incidents_long_by_opened_at`).
-    static let shortIncidentMs: Int64 = 86_400_000
-
     /// Calls `body` for each incident whose life overlaps the range (`opened_at < until` and `resolved_at`
     /// null or `>= since`) and passes the filter, ordered by `opened_at`, then `id`.
     public func forEachIncident(_ filter: IncidentFilter, _ body: (Incident) throws -> Void) throws(StoreError) {
         var conditions = ""
-        var extra: StatementArguments = []
-        if let service = filter.service {
-            conditions += " AND service = ?"
-            extra += [service]
-        }
-        if let state = filter.state {
-            conditions += " AND state = ?"
-            extra += [state.rawValue]
-        }
-        if let level = filter.minimumLevel {
-            conditions += " AND peak_level >= ?"
-            extra += [level.rawValue]
-        }
-        // Two disjoint sets, each with a bounded index range: incidents of at most a day, opened at most a day
-        // before `since`; and the long or unresolved ones.
-        let sql = """
-            SELECT \(IncidentColumns.list) FROM incidents
-            WHERE opened_at >= ? AND opened_at < ? AND recovery_ms IS NOT NULL AND recovery_ms <= \(Self.shortIncidentMs)
-                AND resolved_at >= ?\(conditions)
-            UNION ALL
-            SELECT \(IncidentColumns.list) FROM incidents
-            WHERE (recovery_ms IS NULL OR recovery_ms > 86400000) AND opened_at < ?
-                AND (resolved_at IS NULL OR resolved_at >= ?)\(conditions)
-            ORDER BY opened_at, id
-            """
-        let lowest = filter.since > Timestamp.minimum + Self.shortIncidentMs
-            ? filter.since - Self.shortIncidentMs : Timestamp.minimum - 1
-        var arguments: StatementArguments = [lowest, filter.until, filter.since]
-        arguments += extra
-        arguments += [filter.until, filter.since]
-        arguments += extra
+        if filter.service != nil { conditions += " AND service = ?4" }
+        if filter.state != nil { conditions += " AND state = ?5" }
+        if filter.minimumLevel != nil { conditions += " AND peak_level >= ?6" }
         do {
             try database.read { db in
-                let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
-                while let row = try rows.next() { try body(try IncidentColumns.record(row).incident) }
+                // One bounded index range per span class: an incident that lasts at most `bound` overlaps the
+                // range only if opened at most `bound` before it. Each is ordered; merge them.
+                var streams: [(statement: FastStatement, current: IncidentRecord?)] = []
+                for spanClass in 0...3 {
+                    let statement = try FastStatement(
+                        db,
+                        sql: """
+                            SELECT \(IncidentColumns.list) FROM incidents
+                            WHERE span_class = \(spanClass) AND opened_at >= ?1 AND opened_at < ?2
+                                AND (resolved_at IS NULL OR resolved_at >= ?3)\(conditions)
+                            ORDER BY opened_at, id
+                            """
+                    )
+                    var lowest = Timestamp.minimum - 1
+                    if spanClass < 3 {
+                        lowest = max(lowest, filter.since - IncidentRecord.spanBounds[spanClass])
+                    }
+                    statement.bind(1, lowest)
+                    statement.bind(2, filter.until)
+                    statement.bind(3, filter.since)
+                    if let service = filter.service { statement.bind(4, service) }
+                    if let state = filter.state { statement.bind(5, state.rawValue) }
+                    if let level = filter.minimumLevel { statement.bind(6, Int64(level.rawValue)) }
+                    streams.append((statement, try statement.step() ? try IncidentColumns.record(statement) : nil))
+                }
+                while true {
+                    var next: Int?
+                    for (index, stream) in streams.enumerated() {
+                        guard let record = stream.current else { continue }
+                        if let best = next, let current = streams[best].current,
+                            (current.openedAt, current.id) <= (record.openedAt, record.id)
+                        {
+                            continue
+                        }
+                        next = index
+                    }
+                    guard let index = next, let record = streams[index].current else { break }
+                    let statement = streams[index].statement
+                    streams[index].current = try statement.step() ? try IncidentColumns.record(statement) : nil
+                    try body(record.incident)
+                }
             }
         } catch {
             throw StoreError.wrapping(error, "cannot read incidents")
@@ -98,7 +105,7 @@ extension EventStore {
                 }
                 var sql = """
                     SELECT recovery_ms FROM incidents
-                    WHERE state = 'resolved' AND opened_at >= ? AND opened_at < ?
+                    WHERE span_class IN (0, 1, 2, 3) AND opened_at >= ? AND opened_at < ? AND state = 'resolved'
                     """
                 var arguments: StatementArguments = [since, until]
                 if let service {
@@ -166,7 +173,8 @@ extension EventStore {
         let incidents = try Row.fetchCursor(
             db,
             sql: """
-                SELECT state, count(*) FROM incidents WHERE opened_at >= ? AND opened_at < ?\(serviceCondition)
+                SELECT state, count(*) FROM incidents
+                WHERE span_class IN (0, 1, 2, 3) AND opened_at >= ? AND opened_at < ?\(serviceCondition)
                 GROUP BY state
                 """,
             arguments: arguments

@@ -42,6 +42,11 @@ struct ActionSet: Equatable, Sendable {
         JSONText.array(ActionSet(bits: UInt32(bits)).sorted.map(JSONText.quoted))
     }
 
+    /// Every set by its JSON text.
+    static let byJSON: [String: ActionSet] = Dictionary(
+        uniqueKeysWithValues: jsonBySet.enumerated().map { ($1, ActionSet(bits: UInt32($0))) }
+    )
+
     private init(bits: UInt32) { self.bits = bits }
 
     /// The kinds, sorted.
@@ -74,6 +79,15 @@ struct IncidentRecord: Equatable, Sendable {
     var lastSeq: Int64
 
     var recoveryMs: Int64? { resolvedAt.map { max(0, $0 - openedAt) } }
+
+    /// The longest an incident of each span class lasts (class 3: longer, or unresolved).
+    static let spanBounds: [Int64] = [60_000, 3_600_000, 86_400_000]
+
+    /// The `span_class` column: 0 at most a minute, 1 at most an hour, 2 at most a day, 3 longer or unresolved.
+    var spanClass: Int64 {
+        guard let recovery = recoveryMs else { return 3 }
+        return Int64(Self.spanBounds.firstIndex { recovery <= $0 } ?? 3)
+    }
 
     var incident: Incident {
         Incident(
