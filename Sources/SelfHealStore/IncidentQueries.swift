@@ -12,8 +12,8 @@ extension EventStore {
         do {
             try database.read { db in
                 // One bounded index range per span class: an incident that lasts at most `bound` overlaps the
-                // range only if opened at most `bound` before it. Each is ordered; merge them.
-                var streams: [(statement: FastStatement, current: IncidentRecord?)] = []
+                // range only if opened at most `bound` before it. Each comes in opening order; merge them.
+                var streams: [IncidentStream] = []
                 for spanClass in 0...3 {
                     let statement = try FastStatement(
                         db,
@@ -21,7 +21,7 @@ extension EventStore {
                             SELECT \(IncidentColumns.list) FROM incidents
                             WHERE span_class = \(spanClass) AND opened_at >= ?1 AND opened_at < ?2
                                 AND (resolved_at IS NULL OR resolved_at >= ?3)\(conditions)
-                            ORDER BY opened_at, id
+                            ORDER BY opened_at
                             """
                     )
                     var lowest = Timestamp.minimum - 1
@@ -34,22 +34,20 @@ extension EventStore {
                     if let service = filter.service { statement.bind(4, service) }
                     if let state = filter.state { statement.bind(5, state.rawValue) }
                     if let level = filter.minimumLevel { statement.bind(6, Int64(level.rawValue)) }
-                    streams.append((statement, try statement.step() ? try IncidentColumns.record(statement) : nil))
+                    streams.append(try IncidentStream(statement))
                 }
                 while true {
                     var next: Int?
-                    for (index, stream) in streams.enumerated() {
-                        guard let record = stream.current else { continue }
-                        if let best = next, let current = streams[best].current,
-                            (current.openedAt, current.id) <= (record.openedAt, record.id)
+                    for index in streams.indices {
+                        guard let head = streams[index].head else { continue }
+                        if let best = next, let current = streams[best].head,
+                            (current.openedAt, current.id) <= (head.openedAt, head.id)
                         {
                             continue
                         }
                         next = index
                     }
-                    guard let index = next, let record = streams[index].current else { break }
-                    let statement = streams[index].statement
-                    streams[index].current = try statement.step() ? try IncidentColumns.record(statement) : nil
+                    guard let index = next, let record = try streams[index].pop() else { break }
                     try body(record.incident)
                 }
             }
@@ -245,5 +243,46 @@ extension EventStore {
             events.append(StoredEvent(seq: seq, timestamp: timestamp, receivedAt: timestamp, event: event, peer: nil))
         }
         return events
+    }
+}
+
+/// Incidents from one statement in (opened_at, id) order, when the statement gives them by opened_at only: the
+/// incidents opened at the same millisecond are read together and sorted by id.
+private struct IncidentStream {
+    private let statement: FastStatement
+    /// The current group, last first.
+    private var group: [IncidentRecord] = []
+    /// The first incident of the next group.
+    private var lookahead: IncidentRecord?
+
+    init(_ statement: FastStatement) throws {
+        self.statement = statement
+        lookahead = try statement.step() ? try IncidentColumns.record(statement) : nil
+        try refill()
+    }
+
+    /// The next incident, without taking it.
+    var head: IncidentRecord? { group.last }
+
+    /// Takes the next incident.
+    mutating func pop() throws -> IncidentRecord? {
+        let record = group.popLast()
+        if group.isEmpty { try refill() }
+        return record
+    }
+
+    private mutating func refill() throws {
+        guard let first = lookahead else { return }
+        group = [first]
+        lookahead = nil
+        while try statement.step() {
+            let record = try IncidentColumns.record(statement)
+            guard record.openedAt == first.openedAt else {
+                lookahead = record
+                break
+            }
+            group.append(record)
+        }
+        if group.count > 1 { group.sort { $0.id > $1.id } }
     }
 }

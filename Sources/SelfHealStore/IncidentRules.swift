@@ -39,7 +39,7 @@ struct ActionSet: Equatable, Sendable {
     /// The kinds as a JSON array, as the `actions` column holds them: `["breaker.opened","retry.attempt"]`.
     var json: String { Self.jsonBySet[Int(bits)] }
     private static let jsonBySet: [String] = (0..<(1 << names.count)).map { bits in
-        JSONText.array(ActionSet(bits: UInt32(bits)).sorted.map(JSONText.quoted))
+        JSONText.array(names.enumerated().compactMap { bits & (1 << $0) != 0 ? JSONText.quoted($1) : nil })
     }
 
     /// Every set by its JSON text.
@@ -50,8 +50,9 @@ struct ActionSet: Equatable, Sendable {
     private init(bits: UInt32) { self.bits = bits }
 
     /// The kinds, sorted.
-    var sorted: [String] {
-        Self.names.enumerated().compactMap { bits & (UInt32(1) << UInt32($0)) != 0 ? $1 : nil }
+    var sorted: [String] { Self.sortedBySet[Int(bits)] }
+    private static let sortedBySet: [[String]] = (0..<(1 << names.count)).map { bits in
+        names.enumerated().compactMap { bits & (1 << $0) != 0 ? $1 : nil }
     }
 
     init() {}

@@ -40,9 +40,17 @@ enum ProjectionBenchmark {
         defer { if options.keep == nil { try? FileManager.default.removeItem(atPath: base) } }
         print("\(options.events) events over \(options.days) days, \(options.batch) events per commit, durability normal")
 
+        let path = (base as NSString).appendingPathComponent("projected/events.db")
+        if options.keep != nil && FileManager.default.fileExists(atPath: path) {
+            print("reusing \(path)")
+            let store = try EventStore(
+                StoreConfiguration(path: path, durability: .normal), projections: [IncidentProjection()]
+            )
+            try measure(store, start: DayGenerator(days: options.days, totalEvents: options.events).start, options)
+            return
+        }
         // The same events go to a store without projections and to one with them, alternating every 100
         // commits, so that the machine's drift (other processes) weighs on both alike.
-        let path = (base as NSString).appendingPathComponent("projected/events.db")
         let store = try EventStore(StoreConfiguration(path: path, durability: .normal), projections: [IncidentProjection()])
         let baselinePath = (base as NSString).appendingPathComponent("baseline/events.db")
         let baseline = options.baseline
@@ -76,7 +84,11 @@ enum ProjectionBenchmark {
         } else {
             print(String(format: "ingest, projections on:  %.0f events/s", rate))
         }
-        let start = generator.start
+        try measure(store, start: generator.start, options)
+    }
+
+    /// Times the queries and a rebuild on a filled store.
+    static func measure(_ store: EventStore, start: Int64, _ options: Options) throws {
         let incidentCount = try store.allIncidentCount()
         print("store: \(try store.lastSeq()) events, \(incidentCount) incidents")
 

@@ -57,6 +57,24 @@ import Testing
         #expect(later.map(\.component).contains("c"))
     }
 
+    @Test func incidentsOpenedAtTheSameTimeAreOrderedByID() throws {
+        let test = try TemporaryStore()
+        let t = day + 3 * hourMs
+        _ = try test.store.append([
+            incoming(.poolWarning, ts: t, component: "open"),
+            incoming(.poolWarning, ts: t, component: "hours"),
+            incoming(.poolWarning, ts: t, component: "second"),
+            incoming(.retryExhausted, ts: t, component: "failed"),
+            incoming(.poolWarning, ts: t, component: "minutes"),
+            incoming(.poolRecovered, ts: t + 800, component: "second"),
+            incoming(.poolRecovered, ts: t + 2 * hourMs, component: "hours"),
+            incoming(.poolRecovered, ts: t + 30 * 60_000, component: "minutes"),
+            incoming(.recoverySucceeded, ts: t + 500, component: "failed"),
+        ])
+        let found = try test.store.incidents(IncidentFilter(since: t, until: t + 1))
+        #expect(found.map(\.id) == [1, 2, 3, 4, 5])
+    }
+
     @Test func filtersByServiceStateAndLevel() throws {
         let test = try storeWithLives()
         let range = (since: day + 10 * hourMs, until: day + 14 * hourMs)
