@@ -34,7 +34,11 @@ struct IncidentsCommand: AsyncParsableCommand {
             let (since, until) = try range.range()
             let store = try location.openStoreForFigures()
             let filter = IncidentFilter(
-                since: since, until: until, service: service, state: state, minimumLevel: minLevel
+                since: since,
+                until: until,
+                service: service,
+                state: state,
+                minimumLevel: minLevel
             )
             var output = OutputStream()
             switch format {
@@ -52,7 +56,16 @@ struct IncidentsCommand: AsyncParsableCommand {
             case .table:
                 let time = LocalTime(zone: try range.zone())
                 var table = Table(
-                    "ID", "OPENED", "STATE", "PEAK", "SERVICE", "KEY", "RECOVERY", "EVENTS", "ACTIONS", "TITLE"
+                    "ID",
+                    "OPENED",
+                    "STATE",
+                    "PEAK",
+                    "SERVICE",
+                    "KEY",
+                    "RECOVERY",
+                    "EVENTS",
+                    "ACTIONS",
+                    "TITLE"
                 )
                 try store.forEachIncident(filter) { incident in
                     table.add([

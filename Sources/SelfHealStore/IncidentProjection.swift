@@ -226,7 +226,9 @@ enum IncidentColumns {
 
     static func record(_ row: Row) throws -> IncidentRecord {
         let id: Int64 = row[0]
-        guard let state = IncidentState(rawValue: row[6]) else { throw StoreError("incident \(id) has an unknown state") }
+        guard let state = IncidentState(rawValue: row[6]) else {
+            throw StoreError("incident \(id) has an unknown state")
+        }
         guard let level = EventLevel(rawValue: row[7]) else { throw StoreError("incident \(id) has an unknown level") }
         let component: String = row[2]
         let incident: String? = row[3]

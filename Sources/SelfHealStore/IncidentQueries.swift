@@ -84,9 +84,14 @@ extension EventStore {
     /// from the resolved incidents' recovery times (an index on opening time holds them).
     public func stats(since: Int64, until: Int64, service: String? = nil) throws(StoreError) -> Stats {
         var stats = Stats(
-            since: since, until: until, events: 0,
+            since: since,
+            until: until,
+            events: 0,
             preventedByKind: Dictionary(uniqueKeysWithValues: Self.preventKinds.map { ($0, 0) }),
-            resolved: 0, failed: 0, open: 0, recoveryTimes: []
+            resolved: 0,
+            failed: 0,
+            open: 0,
+            recoveryTimes: []
         )
         guard since < until else { return stats }
         let hour: Int64 = 3_600_000
@@ -143,14 +148,22 @@ extension EventStore {
         guard let row = try Row.fetchOne(db, sql: sql, arguments: arguments) else { return }
         let sums: [Int64] = (0..<7).map { (row[$0] as Int64?) ?? 0 }
         stats.events += sums[0]
-        for (kind, sum) in zip(CounterValues.preventKinds, sums[1...3]) { stats.preventedByKind[kind, default: 0] += sum }
+        for (kind, sum) in zip(CounterValues.preventKinds, sums[1...3]) {
+            stats.preventedByKind[kind, default: 0] += sum
+        }
         stats.open += sums[4]
         stats.resolved += sums[5]
         stats.failed += sums[6]
     }
 
     /// Adds a part of a range shorter than the hours around it, from the events and incidents themselves.
-    private static func addRaw(_ stats: inout Stats, since: Int64, until: Int64, service: String?, _ db: Database)
+    private static func addRaw(
+        _ stats: inout Stats,
+        since: Int64,
+        until: Int64,
+        service: String?,
+        _ db: Database
+    )
         throws
     {
         guard since < until else { return }
@@ -236,8 +249,12 @@ extension EventStore {
             }
             let timestamp = statement.int64(1)
             let event = Event(
-                service: statement.string(2), kind: kind, component: statement.string(3),
-                timestamp: timestamp, level: level, message: statement.optionalString(6),
+                service: statement.string(2),
+                kind: kind,
+                component: statement.string(3),
+                timestamp: timestamp,
+                level: level,
+                message: statement.optionalString(6),
                 incident: statement.optionalString(7)
             )
             events.append(StoredEvent(seq: seq, timestamp: timestamp, receivedAt: timestamp, event: event, peer: nil))

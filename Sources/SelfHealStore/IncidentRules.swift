@@ -165,8 +165,10 @@ struct CounterValues: Equatable, Sendable {
 
     /// The prevent counts by kind name.
     var prevented: [String: Int64] {
-        ["timeout.prevented": timeoutPrevented, "transition.blocked": transitionBlocked,
-         "ratelimit.throttled": ratelimitThrottled]
+        [
+            "timeout.prevented": timeoutPrevented, "transition.blocked": transitionBlocked,
+            "ratelimit.throttled": ratelimitThrottled,
+        ]
     }
 
     mutating func add(_ other: CounterValues, sign: Int64 = 1) {
@@ -246,10 +248,20 @@ struct IncidentLedger: Sendable {
             // A recover event with no active incident does nothing.
             guard role != .recover else { return }
             record = IncidentRecord(
-                id: nextID, key: key, component: event.component, kind: kind.name, title: IncidentRecord.title(event),
-                state: role == .fail ? .failed : .open, peakLevel: level, openedAt: stored.timestamp,
-                resolvedAt: nil, failedAt: role == .fail ? stored.timestamp : nil, eventCount: 0, actions: ActionSet(),
-                firstSeq: stored.seq, lastSeq: stored.seq
+                id: nextID,
+                key: key,
+                component: event.component,
+                kind: kind.name,
+                title: IncidentRecord.title(event),
+                state: role == .fail ? .failed : .open,
+                peakLevel: level,
+                openedAt: stored.timestamp,
+                resolvedAt: nil,
+                failedAt: role == .fail ? stored.timestamp : nil,
+                eventCount: 0,
+                actions: ActionSet(),
+                firstSeq: stored.seq,
+                lastSeq: stored.seq
             )
             nextID += 1
         }

@@ -78,7 +78,9 @@ extension EventStore {
     public func verify(temporaryDirectory: String = NSTemporaryDirectory()) throws(StoreError) -> VerifyReport {
         let path = (temporaryDirectory as NSString).appendingPathComponent("selfheal-verify-\(UUID().uuidString).db")
         defer {
-            for suffix in ["", "-journal", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+            for suffix in ["", "-journal", "-wal", "-shm"] {
+                try? FileManager.default.removeItem(atPath: path + suffix)
+            }
         }
         do {
             var configuration = Configuration()
@@ -152,24 +154,28 @@ extension EventStore {
     private static func compareProjections(_ db: Database, _ replay: Database, _ report: inout VerifyReport) throws {
         let applied = try Int64.fetchOne(db, sql: "SELECT last_seq FROM projection_state WHERE id = 1") ?? 0
         let fresh = try Int64.fetchOne(replay, sql: "SELECT last_seq FROM projection_state WHERE id = 1") ?? 0
-        if applied != fresh { report.differs("the projections reflect the log up to seq \(applied), the log ends at \(fresh)") }
+        if applied != fresh {
+            report.differs("the projections reflect the log up to seq \(applied), the log ends at \(fresh)")
+        }
 
         let incidentSQL = "SELECT \(IncidentColumns.list) FROM incidents ORDER BY id"
         let stored = try Row.fetchCursor(db, sql: incidentSQL)
         let expected = try Row.fetchCursor(replay, sql: incidentSQL)
-        try merge(stored, expected, key: { (try IncidentColumns.record($0)) }, order: { $0.id < $1.id }) {
-            stored, expected in
+        func compareIncidents(_ stored: IncidentRecord?, _ expected: IncidentRecord?) {
             switch (stored, expected) {
             case (let stored?, nil): report.differs("incident \(stored.id) is not in a fresh replay")
             case (nil, let expected?): report.differs("incident \(expected.id) is missing (a fresh replay has it)")
             case (let stored?, let expected?):
                 report.incidents += 1
                 if stored != expected {
-                    report.differs("incident \(stored.id) differs: \(describe(stored)) ; a fresh replay gives \(describe(expected))")
+                    report.differs(
+                        "incident \(stored.id) differs: \(describe(stored)) ; a fresh replay gives \(describe(expected))"
+                    )
                 }
             case (nil, nil): break
             }
         }
+        try merge(stored, expected, key: IncidentColumns.record, order: { $0.id < $1.id }, pairs: compareIncidents)
         let counterSQL = """
             SELECT hour, service, events, timeout_prevented, transition_blocked, ratelimit_throttled,
                    incidents_open, incidents_resolved, incidents_failed, recovery_ms_sum
@@ -177,12 +183,7 @@ extension EventStore {
             """
         let storedCounters = try Row.fetchCursor(db, sql: counterSQL)
         let expectedCounters = try Row.fetchCursor(replay, sql: counterSQL)
-        try merge(
-            storedCounters,
-            expectedCounters,
-            key: counterRow,
-            order: { ($0.0.hour, $0.0.service) < ($1.0.hour, $1.0.service) }
-        ) { stored, expected in
+        func compareCounters(_ stored: (CounterKey, CounterValues)?, _ expected: (CounterKey, CounterValues)?) {
             guard let key = (stored ?? expected)?.0 else { return }
             let name = "counters of hour \(Timestamp.formatRFC3339(key.hour * 3_600_000)), service \(key.service)"
             if stored != nil { report.counterRows += 1 }
@@ -190,14 +191,27 @@ extension EventStore {
                 report.differs("\(name): \(describe(stored?.1)) ; a fresh replay gives \(describe(expected?.1))")
             }
         }
+        try merge(
+            storedCounters,
+            expectedCounters,
+            key: counterRow,
+            order: { ($0.0.hour, $0.0.service) < ($1.0.hour, $1.0.service) },
+            pairs: compareCounters
+        )
     }
 
     private static func counterRow(_ row: Row) -> (CounterKey, CounterValues) {
         (
             CounterKey(hour: row[0], service: row[1]),
             CounterValues(
-                events: row[2], timeoutPrevented: row[3], transitionBlocked: row[4], ratelimitThrottled: row[5],
-                open: row[6], resolved: row[7], failed: row[8], recoverySum: row[9]
+                events: row[2],
+                timeoutPrevented: row[3],
+                transitionBlocked: row[4],
+                ratelimitThrottled: row[5],
+                open: row[6],
+                resolved: row[7],
+                failed: row[8],
+                recoverySum: row[9]
             )
         )
     }
@@ -208,7 +222,7 @@ extension EventStore {
         _ right: RowCursor,
         key: (Row) throws -> T,
         order: (T, T) -> Bool,
-        _ body: (T?, T?) -> Void
+        pairs body: (T?, T?) -> Void
     ) throws {
         var a = try left.next().map(key)
         var b = try right.next().map(key)

@@ -35,25 +35,34 @@ enum ProjectionBenchmark {
 
     static func run(_ arguments: [String]) throws {
         let options = try Options(arguments)
-        let base = options.keep ?? (NSTemporaryDirectory() as NSString)
+        let base =
+            options.keep
+            ?? (NSTemporaryDirectory() as NSString)
             .appendingPathComponent("selfheal-bench-\(UUID().uuidString)")
         defer { if options.keep == nil { try? FileManager.default.removeItem(atPath: base) } }
-        print("\(options.events) events over \(options.days) days, \(options.batch) events per commit, durability normal")
+        print(
+            "\(options.events) events over \(options.days) days, \(options.batch) events per commit, durability normal"
+        )
 
         let path = (base as NSString).appendingPathComponent("projected/events.db")
         if options.keep != nil && FileManager.default.fileExists(atPath: path) {
             print("reusing \(path)")
             let store = try EventStore(
-                StoreConfiguration(path: path, durability: .normal), projections: [IncidentProjection()]
+                StoreConfiguration(path: path, durability: .normal),
+                projections: [IncidentProjection()]
             )
             try measure(store, start: DayGenerator(days: options.days, totalEvents: options.events).start, options)
             return
         }
         // The same events go to a store without projections and to one with them, alternating every 100
         // commits, so that the machine's drift (other processes) weighs on both alike.
-        let store = try EventStore(StoreConfiguration(path: path, durability: .normal), projections: [IncidentProjection()])
+        let store = try EventStore(
+            StoreConfiguration(path: path, durability: .normal),
+            projections: [IncidentProjection()]
+        )
         let baselinePath = (base as NSString).appendingPathComponent("baseline/events.db")
-        let baseline = options.baseline
+        let baseline =
+            options.baseline
             ? try EventStore(StoreConfiguration(path: baselinePath, durability: .normal), projections: []) : nil
         var generator = DayGenerator(days: options.days, totalEvents: options.events)
         let clock = ContinuousClock()
@@ -79,7 +88,13 @@ enum ProjectionBenchmark {
         if baseline != nil {
             let baselineRate = Double(appended) / elapsed.off.seconds
             print(String(format: "ingest, projections off: %.0f events/s", baselineRate))
-            print(String(format: "ingest, projections on:  %.0f events/s (%.1f %% of off)", rate, rate / baselineRate * 100))
+            print(
+                String(
+                    format: "ingest, projections on:  %.0f events/s (%.1f %% of off)",
+                    rate,
+                    rate / baselineRate * 100
+                )
+            )
             try? FileManager.default.removeItem(atPath: (baselinePath as NSString).deletingLastPathComponent)
         } else {
             print(String(format: "ingest, projections on:  %.0f events/s", rate))
@@ -96,21 +111,48 @@ enum ProjectionBenchmark {
         let day = start + Int64(options.days / 2) * 86_400_000
         let week = day + 7 * 86_400_000
         var dayIncidents = 0
-        let incidentsDay = try median(options.runs) { dayIncidents = try store.incidents(IncidentFilter(since: day, until: day + 86_400_000)).count }
+        let incidentsDay = try median(options.runs) {
+            dayIncidents = try store.incidents(IncidentFilter(since: day, until: day + 86_400_000)).count
+        }
         print(String(format: "incidents over one day (%d incidents): median %.1f ms", dayIncidents, incidentsDay))
         var figures = try store.stats(since: day, until: day + 86_400_000)
         let statsDay = try median(options.runs) { figures = try store.stats(since: day, until: day + 86_400_000) }
-        print(String(format: "stats over one day (%d events, %d incidents): median %.1f ms", figures.events, figures.incidents, statsDay))
+        print(
+            String(
+                format: "stats over one day (%d events, %d incidents): median %.1f ms",
+                figures.events,
+                figures.incidents,
+                statsDay
+            )
+        )
         let statsWeek = try median(options.runs) { figures = try store.stats(since: day, until: week) }
-        print(String(format: "stats over one week (%d events, %d incidents): median %.1f ms", figures.events, figures.incidents, statsWeek))
+        print(
+            String(
+                format: "stats over one week (%d events, %d incidents): median %.1f ms",
+                figures.events,
+                figures.incidents,
+                statsWeek
+            )
+        )
         let offset = day + 1_234_567
-        let statsUnaligned = try median(options.runs) { figures = try store.stats(since: offset, until: offset + 86_400_000) }
+        let statsUnaligned = try median(options.runs) {
+            figures = try store.stats(since: offset, until: offset + 86_400_000)
+        }
         print(String(format: "stats over 24 h not on the hour: median %.1f ms", statsUnaligned))
-        let statsService = try median(options.runs) { figures = try store.stats(since: day, until: week, service: "svc-03") }
+        let statsService = try median(options.runs) {
+            figures = try store.stats(since: day, until: week, service: "svc-03")
+        }
         print(String(format: "stats over one week, one service: median %.1f ms", statsService))
 
         let rebuilt = try store.rebuild()
-        print(String(format: "rebuild: %d events in %.1f s, %.0f events/s", rebuilt.events, rebuilt.seconds, rebuilt.eventsPerSecond))
+        print(
+            String(
+                format: "rebuild: %d events in %.1f s, %.0f events/s",
+                rebuilt.events,
+                rebuilt.seconds,
+                rebuilt.eventsPerSecond
+            )
+        )
     }
 
     /// The median wall time of `runs` calls after one warm-up, in milliseconds.
@@ -169,8 +211,10 @@ struct DayGenerator {
     private let step: Double
     private var incidentNumber = 0
     static let services = (0..<20).map { String(format: "svc-%02d", $0) }
-    static let components = ["db-pool", "/api/orders", "/api/manager/assistance", "openai", "stripe", "search",
-        "health", "spam-capture", "orders", "gateway"]
+    static let components = [
+        "db-pool", "/api/orders", "/api/manager/assistance", "openai", "stripe", "search",
+        "health", "spam-capture", "orders", "gateway",
+    ]
 
     init(days: Int, totalEvents: Int) {
         time = start
@@ -185,13 +229,23 @@ struct DayGenerator {
     }
 
     private mutating func event(
-        _ kind: EventKind, _ ts: Int64, _ service: String, _ component: String, incident: String? = nil,
+        _ kind: EventKind,
+        _ ts: Int64,
+        _ service: String,
+        _ component: String,
+        incident: String? = nil,
         message: String? = nil
     ) {
         pending.append(
             IncomingEvent(
-                event: Event(service: service, kind: kind, component: component, timestamp: ts, message: message,
-                    incident: incident),
+                event: Event(
+                    service: service,
+                    kind: kind,
+                    component: component,
+                    timestamp: ts,
+                    message: message,
+                    incident: incident
+                ),
                 receivedAt: ts,
                 peer: nil
             )
@@ -227,7 +281,13 @@ struct DayGenerator {
             event(.retryAttempt, t, service, "openai", incident: key)
             event(.retryAttempt, t + 1_000, service, "openai", incident: key)
             event(.retryExhausted, t + 3_000, service, "openai", incident: key, message: "3 attempts failed")
-            event(.recoverySucceeded, t + Int64.random(in: 60_000...900_000, using: &random), service, "openai", incident: key)
+            event(
+                .recoverySucceeded,
+                t + Int64.random(in: 60_000...900_000, using: &random),
+                service,
+                "openai",
+                incident: key
+            )
         case 123..<130:  // failed for hours
             event(.retryExhausted, t, service, "stripe")
             event(.interventionRequired, t + 5_000, service, "stripe")

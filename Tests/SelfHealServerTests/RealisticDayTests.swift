@@ -15,7 +15,12 @@ struct RealisticDayTests {
         var lines = [
             // A connection pool exhausted and recovered within a second.
             line("09:40:20.000", "pool.warning", "db-pool", #","attrs":{"used":17,"max":20}"#),
-            line("09:40:20.200", "pool.critical", "db-pool", #","message":"Pool exhausted","attrs":{"used":20,"max":20}"#),
+            line(
+                "09:40:20.200",
+                "pool.critical",
+                "db-pool",
+                #","message":"Pool exhausted","attrs":{"used":20,"max":20}"#
+            ),
             line("09:40:20.850", "pool.recovered", "db-pool", #","attrs":{"used":6,"max":20}"#),
             // An API whose retries and circuit breaker recover it within seconds.
             line("10:15:00.000", "error.detected", api, #","message":"503 from upstream","attrs":{"status":503}"#),
@@ -28,7 +33,9 @@ struct RealisticDayTests {
             line("11:00:00.000", "timeout.prevented", "spam-capture", #","attrs":{"items":5000,"batch_size":500}"#),
         ]
         for batch in 1...10 {
-            lines.append(line("11:00:0\(batch - 1).500", "batch.completed", "spam-capture", #","attrs":{"batch":\#(batch)}"#))
+            lines.append(
+                line("11:00:0\(batch - 1).500", "batch.completed", "spam-capture", #","attrs":{"batch":\#(batch)}"#)
+            )
         }
         lines += [
             // Invalid transitions blocked.
@@ -66,7 +73,9 @@ struct RealisticDayTests {
         let incidents = try #require(try Self.json(listed.stdout) as? [[String: Any]])
         #expect(incidents.count == 4)
         #expect(incidents.map { $0["state"] as? String } == ["resolved", "resolved", "failed", "open"])
-        #expect(incidents.map { $0["component"] as? String } == ["db-pool", "/api/manager/assistance", "openai", "health"])
+        #expect(
+            incidents.map { $0["component"] as? String } == ["db-pool", "/api/manager/assistance", "openai", "health"]
+        )
         #expect(incidents.map { $0["recovery_ms"] as? Int } == [850, 4_200, nil, nil])
         #expect(incidents.map { $0["peak_level"] as? String } == ["critical", "warning", "failure", "warning"])
         #expect(incidents.map { $0["event_count"] as? Int } == [3, 6, 4, 1])
@@ -85,7 +94,9 @@ struct RealisticDayTests {
 
         let failed = try SelfHealBinary.run(["incidents", "--format", "ndjson", "--state", "failed"] + range + dir)
         #expect(failed.stdout.split(separator: "\n").count == 1)
-        let critical = try SelfHealBinary.run(["incidents", "--format", "ndjson", "--min-level", "critical"] + range + dir)
+        let critical = try SelfHealBinary.run(
+            ["incidents", "--format", "ndjson", "--min-level", "critical"] + range + dir
+        )
         #expect(critical.stdout.split(separator: "\n").count == 2)
 
         let statsRun = try SelfHealBinary.run(["stats", "--format", "json"] + range + dir)

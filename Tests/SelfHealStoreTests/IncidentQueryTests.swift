@@ -11,7 +11,8 @@ import Testing
         let until = day + 14 * hourMs
         try test.append(
             // 1: resolved exactly at since: overlaps.
-            incoming(.poolWarning, ts: since - 5_000, component: "a"), incoming(.poolRecovered, ts: since, component: "a"),
+            incoming(.poolWarning, ts: since - 5_000, component: "a"),
+            incoming(.poolRecovered, ts: since, component: "a"),
             // 2: resolved 1 ms before since: does not.
             incoming(.poolWarning, ts: since - 5_000, component: "b"),
             incoming(.poolRecovered, ts: since - 1, component: "b"),
@@ -78,7 +79,9 @@ import Testing
     @Test func filtersByServiceStateAndLevel() throws {
         let test = try storeWithLives()
         let range = (since: day + 10 * hourMs, until: day + 14 * hourMs)
-        let billing = try test.store.incidents(IncidentFilter(since: range.since, until: range.until, service: "billing"))
+        let billing = try test.store.incidents(
+            IncidentFilter(since: range.since, until: range.until, service: "billing")
+        )
         #expect(billing.map(\.component) == ["h"])
         let failed = try test.store.incidents(IncidentFilter(since: range.since, until: range.until, state: .failed))
         #expect(failed.map(\.component) == ["e"])
@@ -140,8 +143,10 @@ import Testing
     @Test func aFailedThenRecoveredIncidentCountsAsFailedNotInRecoveryTimes() throws {
         let test = try TemporaryStore()
         try test.append(
-            incoming(.retryExhausted, ts: day), incoming(.recoverySucceeded, ts: day + 9_000),
-            incoming(.poolWarning, ts: day + 10_000, component: "p"), incoming(.poolRecovered, ts: day + 10_500, component: "p")
+            incoming(.retryExhausted, ts: day),
+            incoming(.recoverySucceeded, ts: day + 9_000),
+            incoming(.poolWarning, ts: day + 10_000, component: "p"),
+            incoming(.poolRecovered, ts: day + 10_500, component: "p")
         )
         let stats = try test.store.stats(since: day, until: day + hourMs)
         #expect(stats.failed == 1 && stats.resolved == 1)
@@ -173,7 +178,8 @@ import Testing
         _ = try test.store.append(events)
         for (since, until) in [
             (day + 1, day + 5 * hourMs - 1), (day + 90 * 60_000, day + 100 * 60_000),
-            (day + 59 * 60_000, day + 61 * 60_000), (day - hourMs, day + 10 * hourMs), (day + 7 * 60_000, day + 7 * 60_000),
+            (day + 59 * 60_000, day + 61 * 60_000), (day - hourMs, day + 10 * hourMs),
+            (day + 7 * 60_000, day + 7 * 60_000),
         ] {
             let stats = try test.store.stats(since: since, until: until)
             let inRange = events.filter { $0.event.timestamp! >= since && $0.event.timestamp! < until }

@@ -49,8 +49,11 @@ import Testing
     @Test func actionsAreDistinctAndSorted() throws {
         let test = try TemporaryStore()
         try test.append(
-            incoming(.retryAttempt, ts: day), incoming(.breakerOpened, ts: day + 1), incoming(.retryAttempt, ts: day + 2),
-            incoming(.fallbackServed, ts: day + 3), incoming(.breakerOpened, ts: day + 4)
+            incoming(.retryAttempt, ts: day),
+            incoming(.breakerOpened, ts: day + 1),
+            incoming(.retryAttempt, ts: day + 2),
+            incoming(.fallbackServed, ts: day + 3),
+            incoming(.breakerOpened, ts: day + 4)
         )
         #expect(try test.onlyIncident()?.actions == ["breaker.opened", "fallback.served", "retry.attempt"])
     }
@@ -177,8 +180,10 @@ import Testing
     @Test func theActiveIncidentIsTheLatestUnresolvedOne() throws {
         let test = try TemporaryStore()
         try test.append(
-            incoming(.poolWarning, ts: day), incoming(.poolRecovered, ts: day + 1),
-            incoming(.poolWarning, ts: day + 2), incoming(.poolRecovered, ts: day + 3),
+            incoming(.poolWarning, ts: day),
+            incoming(.poolRecovered, ts: day + 1),
+            incoming(.poolWarning, ts: day + 2),
+            incoming(.poolRecovered, ts: day + 3),
             incoming(.poolWarning, ts: day + 4)
         )
         let all = try test.store.allIncidents()

@@ -23,7 +23,8 @@ import Testing
         [
             incoming(.poolWarning, ts: day, id: "1"), incoming(.poolCritical, ts: day + 100),
             incoming(.poolRecovered, ts: day + 900), incoming(.retryAttempt, ts: day + 1_000, component: "openai"),
-            incoming(.breakerOpened, ts: day + 2_000, component: "openai"), incoming(.timeoutPrevented, ts: day + 2_500),
+            incoming(.breakerOpened, ts: day + 2_000, component: "openai"),
+            incoming(.timeoutPrevented, ts: day + 2_500),
             incoming(.retryExhausted, ts: day + 3_000, component: "openai"),
             incoming(.healthDegraded, ts: day + 4_000, component: "health", incident: "h-1"),
         ]

@@ -28,8 +28,13 @@ import Testing
             let level: EventLevel? = level < 4 ? EventLevel(rawValue: level) : nil
             return IncomingEvent(
                 event: Event(
-                    service: service, kind: kind, component: byIncident ? "other" : name, timestamp: ts, level: level,
-                    message: ts % 3 == 0 ? "message \(ts)" : nil, incident: byIncident ? name : nil,
+                    service: service,
+                    kind: kind,
+                    component: byIncident ? "other" : name,
+                    timestamp: ts,
+                    level: level,
+                    message: ts % 3 == 0 ? "message \(ts)" : nil,
+                    incident: byIncident ? name : nil,
                     id: id < 6 ? "id-\(id)" : nil
                 ),
                 receivedAt: ts,
@@ -101,7 +106,12 @@ struct ModelIncident: Equatable, CustomStringConvertible {
     var actions: [String]
 
     init(
-        id: Int64, service: String, component: String, incident: String?, state: IncidentState, peak: EventLevel,
+        id: Int64,
+        service: String,
+        component: String,
+        incident: String?,
+        state: IncidentState,
+        peak: EventLevel,
         openedAt: Int64
     ) {
         self.id = id
@@ -117,8 +127,13 @@ struct ModelIncident: Equatable, CustomStringConvertible {
 
     init(_ incident: Incident) {
         self.init(
-            id: incident.id, service: incident.service, component: incident.component, incident: incident.incident,
-            state: incident.state, peak: incident.peakLevel, openedAt: incident.openedAt
+            id: incident.id,
+            service: incident.service,
+            component: incident.component,
+            incident: incident.incident,
+            state: incident.state,
+            peak: incident.peakLevel,
+            openedAt: incident.openedAt
         )
         resolvedAt = incident.resolvedAt
         failedAt = incident.failedAt
@@ -157,8 +172,15 @@ struct Figures: Equatable {
     }
 
     init(
-        events: Int64, prevented: [String: Int64], resolved: Int64, failed: Int64, open: Int64, successRate: Double?,
-        mttr: Int64?, p50: Int64?, p95: Int64?
+        events: Int64,
+        prevented: [String: Int64],
+        resolved: Int64,
+        failed: Int64,
+        open: Int64,
+        successRate: Double?,
+        mttr: Int64?,
+        p50: Int64?,
+        p95: Int64?
     ) {
         self.events = events
         self.prevented = prevented
@@ -207,8 +229,12 @@ struct Model {
         case .detect, .mitigate, .fail:
             if index == nil {
                 var opened = ModelIncident(
-                    id: Int64(incidents.count + 1), service: event.service, component: event.component,
-                    incident: event.incident, state: event.kind.role == .fail ? .failed : .open, peak: level,
+                    id: Int64(incidents.count + 1),
+                    service: event.service,
+                    component: event.component,
+                    incident: event.incident,
+                    state: event.kind.role == .fail ? .failed : .open,
+                    peak: level,
                     openedAt: ts
                 )
                 if event.kind.role == .fail { opened.failedAt = ts }
@@ -256,11 +282,15 @@ struct Model {
             times.isEmpty ? nil : times[Int((p / 100 * Double(times.count)).rounded(.up)) - 1]
         }
         return Figures(
-            events: Int64(inRange.count), prevented: prevented, resolved: Int64(resolved.count), failed: failed,
+            events: Int64(inRange.count),
+            prevented: prevented,
+            resolved: Int64(resolved.count),
+            failed: failed,
             open: Int64(opened.filter { $0.state == .open }.count),
             successRate: decided == 0 ? nil : Double(preventedTotal + Int64(resolved.count)) / Double(decided),
             mttr: times.isEmpty ? nil : Int64((Double(times.reduce(0, +)) / Double(times.count)).rounded()),
-            p50: percentile(50), p95: percentile(95)
+            p50: percentile(50),
+            p95: percentile(95)
         )
     }
 

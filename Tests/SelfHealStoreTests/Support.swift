@@ -44,8 +44,14 @@ func incoming(
 ) -> IncomingEvent {
     IncomingEvent(
         event: Event(
-            service: service, kind: kind, component: component, timestamp: ts, level: level, message: message,
-            incident: incident, id: id
+            service: service,
+            kind: kind,
+            component: component,
+            timestamp: ts,
+            level: level,
+            message: message,
+            incident: incident,
+            id: id
         ),
         receivedAt: ts,
         peer: nil
