@@ -69,6 +69,8 @@ let package = Package(
                 "SelfHealEvents",
                 "SelfHealing",
                 "SelfHealStore",
+                "SelfHealServer",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
@@ -84,6 +86,23 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
+        ),
+        // The library's own tests: every primitive on a manual clock, the sinks, the spill file.
+        .testTarget(
+            name: "SelfHealingTests",
+            dependencies: ["SelfHealing", "SelfHealEvents", .product(name: "Logging", package: "swift-log")]
+        ),
+        // The stories of the scenario analysis, replayed with the real primitives.
+        .executableTarget(
+            name: "selfheal-example",
+            dependencies: ["SelfHealing", .product(name: "Logging", package: "swift-log")],
+            path: "Examples/selfheal-example"
+        ),
+        // Micro-benchmarks of the library's hot paths: `swift run -c release selfheal-lib-bench`.
+        .executableTarget(
+            name: "selfheal-lib-bench",
+            dependencies: ["SelfHealing"],
+            path: "Benchmarks/selfheal-lib-bench"
         ),
         .testTarget(
             name: "SelfHealServerTests",

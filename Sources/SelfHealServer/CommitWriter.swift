@@ -43,10 +43,15 @@ struct CommitWriter: Service {
     let logger: Logger
 
     func run() async throws {
-        await withGracefulShutdownHandler {
-            while let batch = await queue.popAll() { await commit(batch) }
-        } onGracefulShutdown: {
-            // The server has drained its connections by now (it shuts down first): commit what is left.
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                while let batch = await queue.popAll() { await commit(batch) }
+            } onGracefulShutdown: {
+                // The server has drained its connections by now (it shuts down first): commit what is left.
+                queue.finish()
+            }
+        } onCancel: {
+            // Cancelled (the group failed or the owner cancelled it): still commit what is queued, then stop.
             queue.finish()
         }
     }

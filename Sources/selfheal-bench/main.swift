@@ -1,17 +1,22 @@
 import Foundation
 
-// selfheal-bench BENCHMARK [OPTIONS]: measurements on a release build (swift run -c release selfheal-bench ...).
-let benchmarks: [String: ([String]) throws -> Void] = [
-    "projections": ProjectionBenchmark.run
+// selfheal-bench: release-build benchmarks of the real paths. Run with
+//   swift run -c release selfheal-bench <benchmark> [options]
+// Each benchmark prints a table of medians; see the README for the figures we measured.
+
+let benchmarks: [String: ([String]) async throws -> Void] = [
+    "ingest": IngestBenchmark.run,
+    "projections": ProjectionBenchmark.run,
 ]
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 guard let name = arguments.first, let benchmark = benchmarks[name] else {
-    print("usage: selfheal-bench \(benchmarks.keys.sorted().joined(separator: "|")) [OPTIONS]")
+    let names = benchmarks.keys.sorted().joined(separator: "|")
+    FileHandle.standardError.write(Data("usage: selfheal-bench \(names) [options]\n".utf8))
     exit(2)
 }
 do {
-    try benchmark(Array(arguments.dropFirst()))
+    try await benchmark(Array(arguments.dropFirst()))
 } catch {
     FileHandle.standardError.write(Data("selfheal-bench: \(error)\n".utf8))
     exit(1)

@@ -1,0 +1,206 @@
+import SelfHealEvents
+import Synchronization
+
+/// How healthy a check, or the whole service, is.
+public enum HealthStatus: Int, Sendable, Comparable, CustomStringConvertible {
+    /// Working normally.
+    case healthy
+    /// Working, but slow or partly failing.
+    case degraded
+    /// Not working.
+    case unhealthy
+
+    /// Orders by severity, least severe first.
+    public static func < (lhs: HealthStatus, rhs: HealthStatus) -> Bool { lhs.rawValue < rhs.rawValue }
+
+    /// A one-line description a person can act on.
+    public var description: String {
+        switch self {
+        case .healthy: "healthy"
+        case .degraded: "degraded"
+        case .unhealthy: "unhealthy"
+        }
+    }
+}
+
+/// The outcome of one check in a ``HealthReport``.
+public struct HealthCheckReport: Sendable, Equatable {
+    /// The check's name, e.g. `database`.
+    public var name: String
+    /// What it found.
+    public var status: HealthStatus
+    /// How long it took.
+    public var responseTime: Duration
+    /// The error, when it failed.
+    public var error: String?
+}
+
+/// A recent failure of a check.
+public struct HealthError: Sendable, Equatable {
+    /// The check's name.
+    public var check: String
+    /// The error.
+    public var error: String
+    /// When it happened, epoch milliseconds.
+    public var timestamp: Int64
+}
+
+/// The state of every check after a round.
+public struct HealthReport: Sendable, Equatable {
+    /// The worst status of all checks (healthy when there are none).
+    public var status: HealthStatus
+    /// Each check, in registration order.
+    public var checks: [HealthCheckReport]
+    /// The most recent failures, oldest first.
+    public var recentErrors: [HealthError]
+}
+
+/// A health monitor's settings.
+public struct HealthMonitorConfiguration: Sendable {
+    /// Whether checks run; when off a round reports healthy without running them.
+    public var isEnabled: Bool = true
+    /// A healthy check slower than this counts as degraded. Default 1 s.
+    public var slowThreshold: Duration = .seconds(1)
+    /// Failures kept in ``HealthReport/recentErrors``. Default 20.
+    public var recentErrorLimit: Int = 20
+
+    /// Creates a configuration with the documented defaults.
+    public init() {}
+}
+
+/// Runs registered health checks and reports changes.
+///
+/// A check returns ``HealthStatus/healthy`` or ``HealthStatus/degraded``, or throws for unhealthy; a slow healthy
+/// check is degraded. On a change only, emits `health.degraded` (attrs `check`, `response_ms`),
+/// `health.unhealthy` (`check`, `error`) or `health.recovered` (`check`), with the check's name as component.
+public final class HealthMonitor<C: Clock>: Sendable where C.Duration == Duration {
+    /// A health check: returns healthy or degraded, throws when unhealthy.
+    public typealias Check = @Sendable () async throws -> HealthStatus
+
+    private struct State {
+        var checks: [(name: String, check: Check)] = []
+        var statuses: [String: HealthStatus] = [:]
+        var recentErrors: [HealthError] = []
+        var lastReport = HealthReport(status: .healthy, checks: [], recentErrors: [])
+    }
+
+    /// The monitor's settings.
+    public let configuration: HealthMonitorConfiguration
+    /// Where events go; each check reports under its own name as component.
+    public let reporter: EventReporter
+    /// The clock that times checks and paces ``run(every:)``.
+    public let clock: C
+    private let state = Mutex(State())
+
+    /// Creates a monitor with no checks.
+    /// - Parameters:
+    ///   - configuration: thresholds and limits.
+    ///   - reporter: where events go.
+    ///   - clock: the clock that times checks.
+    public init(
+        configuration: HealthMonitorConfiguration = HealthMonitorConfiguration(),
+        reporter: EventReporter,
+        clock: C
+    ) {
+        self.configuration = configuration
+        self.reporter = reporter
+        self.clock = clock
+    }
+
+    /// Adds a check; a check with the same name is replaced.
+    public func register(_ name: String, check: @escaping Check) {
+        state.withLock { state in
+            if let index = state.checks.firstIndex(where: { $0.name == name }) {
+                state.checks[index].check = check
+            } else {
+                state.checks.append((name, check))
+            }
+        }
+    }
+
+    /// The report of the latest round.
+    public var lastReport: HealthReport { state.withLock { $0.lastReport } }
+
+    /// Runs every check once, one after the other, and reports the changes.
+    @discardableResult
+    public func checkAll() async -> HealthReport {
+        guard configuration.isEnabled else { return HealthReport(status: .healthy, checks: [], recentErrors: []) }
+        let checks = state.withLock { $0.checks }
+        var reports: [HealthCheckReport] = []
+        for (name, check) in checks {
+            let start = clock.now
+            var status: HealthStatus
+            var failure: String?
+            do {
+                status = try await check()
+            } catch {
+                status = .unhealthy
+                failure = describe(error)
+            }
+            let elapsed = start.duration(to: clock.now)
+            if status == .healthy, elapsed > configuration.slowThreshold { status = .degraded }
+            reports.append(HealthCheckReport(name: name, status: status, responseTime: elapsed, error: failure))
+        }
+        let now = wallClockMilliseconds()
+        let limit = max(0, configuration.recentErrorLimit)
+        return state.withLock { state in
+            for report in reports {
+                let previous = state.statuses[report.name] ?? .healthy
+                state.statuses[report.name] = report.status
+                if let error = report.error {
+                    state.recentErrors.append(HealthError(check: report.name, error: error, timestamp: now))
+                    if state.recentErrors.count > limit {
+                        state.recentErrors.removeFirst(state.recentErrors.count - limit)
+                    }
+                }
+                if previous != report.status { reportChange(report) }
+            }
+            let overall = reports.map(\.status).max() ?? .healthy
+            state.lastReport = HealthReport(status: overall, checks: reports, recentErrors: state.recentErrors)
+            return state.lastReport
+        }
+    }
+
+    /// Runs a round every `interval` until the task is cancelled.
+    public func run(every interval: Duration) async throws {
+        while !Task.isCancelled {
+            await checkAll()
+            try await clock.sleep(for: interval)
+        }
+    }
+
+    private func reportChange(_ report: HealthCheckReport) {
+        let reporter = reporter.component(report.name)
+        guard reporter.isEnabled else { return }
+        let name = report.name
+        let milliseconds = report.responseTime.milliseconds
+        switch report.status {
+        case .healthy:
+            reporter.emit(.healthRecovered, "Health check \(name) recovered") { $0.set("check", name) }
+        case .degraded:
+            reporter.emit(.healthDegraded, "Health check \(name) degraded (\(milliseconds) ms)") {
+                $0.set("check", name)
+                $0.set("response_ms", milliseconds)
+            }
+        case .unhealthy:
+            let error = report.error ?? "unhealthy"
+            reporter.emit(.healthUnhealthy, "Health check \(name) failed: \(error)") {
+                $0.set("check", name)
+                $0.set("error", error)
+            }
+        }
+    }
+}
+
+extension HealthMonitor where C == ContinuousClock {
+    /// Creates a monitor with no checks on the continuous clock.
+    /// - Parameters:
+    ///   - configuration: thresholds and limits.
+    ///   - reporter: where events go.
+    public convenience init(
+        configuration: HealthMonitorConfiguration = HealthMonitorConfiguration(),
+        reporter: EventReporter
+    ) {
+        self.init(configuration: configuration, reporter: reporter, clock: ContinuousClock())
+    }
+}
