@@ -17,7 +17,7 @@ enum ProjectionBenchmark {
             var rest = arguments[...]
             while let argument = rest.popFirst() {
                 func value() throws -> String {
-                    guard let value = rest.popFirst() else { throw BenchmarkError("\(argument) needs a value") }
+                    guard let value = rest.popFirst() else { throw BenchError("\(argument) needs a value") }
                     return value
                 }
                 switch argument {
@@ -27,7 +27,7 @@ enum ProjectionBenchmark {
                 case "--runs": runs = Int(try value()) ?? runs
                 case "--skip-baseline": baseline = false
                 case "--keep": keep = try value()
-                default: throw BenchmarkError("unknown argument \(argument)")
+                default: throw BenchError("unknown argument \(argument)")
                 }
             }
         }
@@ -40,13 +40,13 @@ enum ProjectionBenchmark {
             ?? (NSTemporaryDirectory() as NSString)
             .appendingPathComponent("selfheal-bench-\(UUID().uuidString)")
         defer { if options.keep == nil { try? FileManager.default.removeItem(atPath: base) } }
-        print(
+        say(
             "\(options.events) events over \(options.days) days, \(options.batch) events per commit, durability normal"
         )
 
         let path = (base as NSString).appendingPathComponent("projected/events.db")
         if options.keep != nil && FileManager.default.fileExists(atPath: path) {
-            print("reusing \(path)")
+            say("reusing \(path)")
             let store = try EventStore(
                 StoreConfiguration(path: path, durability: .normal),
                 projections: [IncidentProjection()]
@@ -87,8 +87,8 @@ enum ProjectionBenchmark {
         let rate = Double(appended) / elapsed.on.seconds
         if baseline != nil {
             let baselineRate = Double(appended) / elapsed.off.seconds
-            print(String(format: "ingest, projections off: %.0f events/s", baselineRate))
-            print(
+            say(String(format: "ingest, projections off: %.0f events/s", baselineRate))
+            say(
                 String(
                     format: "ingest, projections on:  %.0f events/s (%.1f %% of off)",
                     rate,
@@ -97,7 +97,7 @@ enum ProjectionBenchmark {
             )
             try? FileManager.default.removeItem(atPath: (baselinePath as NSString).deletingLastPathComponent)
         } else {
-            print(String(format: "ingest, projections on:  %.0f events/s", rate))
+            say(String(format: "ingest, projections on:  %.0f events/s", rate))
         }
         try measure(store, start: generator.start, options)
     }
@@ -105,7 +105,7 @@ enum ProjectionBenchmark {
     /// Times the queries and a rebuild on a filled store.
     static func measure(_ store: EventStore, start: Int64, _ options: Options) throws {
         let incidentCount = try store.allIncidentCount()
-        print("store: \(try store.lastSeq()) events, \(incidentCount) incidents")
+        say("store: \(try store.lastSeq()) events, \(incidentCount) incidents")
 
         // A weekday in the middle of the range, and the week from it.
         let day = start + Int64(options.days / 2) * 86_400_000
@@ -114,10 +114,10 @@ enum ProjectionBenchmark {
         let incidentsDay = try median(options.runs) {
             dayIncidents = try store.incidents(IncidentFilter(since: day, until: day + 86_400_000)).count
         }
-        print(String(format: "incidents over one day (%d incidents): median %.1f ms", dayIncidents, incidentsDay))
+        say(String(format: "incidents over one day (%d incidents): median %.1f ms", dayIncidents, incidentsDay))
         var figures = try store.stats(since: day, until: day + 86_400_000)
         let statsDay = try median(options.runs) { figures = try store.stats(since: day, until: day + 86_400_000) }
-        print(
+        say(
             String(
                 format: "stats over one day (%d events, %d incidents): median %.1f ms",
                 figures.events,
@@ -126,7 +126,7 @@ enum ProjectionBenchmark {
             )
         )
         let statsWeek = try median(options.runs) { figures = try store.stats(since: day, until: week) }
-        print(
+        say(
             String(
                 format: "stats over one week (%d events, %d incidents): median %.1f ms",
                 figures.events,
@@ -138,14 +138,14 @@ enum ProjectionBenchmark {
         let statsUnaligned = try median(options.runs) {
             figures = try store.stats(since: offset, until: offset + 86_400_000)
         }
-        print(String(format: "stats over 24 h not on the hour: median %.1f ms", statsUnaligned))
+        say(String(format: "stats over 24 h not on the hour: median %.1f ms", statsUnaligned))
         let statsService = try median(options.runs) {
             figures = try store.stats(since: day, until: week, service: "svc-03")
         }
-        print(String(format: "stats over one week, one service: median %.1f ms", statsService))
+        say(String(format: "stats over one week, one service: median %.1f ms", statsService))
 
         let rebuilt = try store.rebuild()
-        print(
+        say(
             String(
                 format: "rebuild: %d events in %.1f s, %.0f events/s",
                 rebuilt.events,
@@ -169,9 +169,6 @@ enum ProjectionBenchmark {
     }
 }
 
-struct BenchmarkError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
 }
 
 extension Duration {
