@@ -169,8 +169,6 @@ enum ProjectionBenchmark {
     }
 }
 
-}
-
 extension Duration {
     var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }
