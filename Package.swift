@@ -14,6 +14,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
         // The event model: fields, vocabulary, roles, decoding and encoding of wire lines. No I/O.
@@ -32,6 +33,7 @@ let package = Package(
             dependencies: [
                 "SelfHealEvents",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ],
             plugins: ["EmbedSchema"]
         ),
@@ -78,7 +80,12 @@ let package = Package(
         .testTarget(name: "SelfHealEventsTests", dependencies: ["SelfHealEvents"]),
         .testTarget(
             name: "SelfHealStoreTests",
-            dependencies: ["SelfHealEvents", "SelfHealStore", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [
+                "SelfHealEvents",
+                "SelfHealStore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
         ),
         // The library's own tests: every primitive on a manual clock, the sinks, the spill file.
         .testTarget(

@@ -86,13 +86,21 @@ public protocol Projection: Sendable {
     func reset(_ db: Database) throws
     /// Applies newly stored events, in seq order, inside the append's transaction.
     func apply(_ events: [StoredEvent], _ db: Database) throws
+    /// Brings the state up to the end of the log (events appended by a writer without this projection);
+    /// called when a writable store opens.
+    func catchUp(_ db: Database) throws
+}
+
+extension Projection {
+    /// Does nothing: a projection that cannot fall behind.
+    public func catchUp(_ db: Database) throws {}
 }
 
 /// The append-only event log in SQLite (SPEC section 4): one database pool per process, migrated on open.
 public final class EventStore: Sendable {
     /// The database, for the queries of this module.
     let database: DatabasePool
-    private let projections: [any Projection]
+    let projections: [any Projection]
 
     /// Opens (creating and migrating when needed) the store.
     public init(_ configuration: StoreConfiguration, projections: [any Projection] = []) throws(StoreError) {
@@ -115,7 +123,14 @@ public final class EventStore: Sendable {
                 throw StoreError("no event store at \(configuration.path)")
             }
             database = try DatabasePool(path: configuration.path, configuration: config)
-            if !configuration.readOnly { try Self.migrator.migrate(database) }
+            if !configuration.readOnly {
+                try Self.migrator.migrate(database)
+                if !projections.isEmpty {
+                    try database.write { db in
+                        for projection in projections { try projection.catchUp(db) }
+                    }
+                }
+            }
         } catch {
             throw StoreError.wrapping(error, "cannot open the event store at \(configuration.path)")
         }
