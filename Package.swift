@@ -105,6 +105,12 @@ let package = Package(
             path: "Benchmarks/selfheal-lib-bench"
         ),
         .testTarget(
+            name: "SelfHealCLITests",
+            dependencies: [
+                "SelfHealCLI", "SelfHealEvents", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
             name: "SelfHealServerTests",
             dependencies: [
                 "SelfHealEvents", "SelfHealing", "SelfHealStore", "SelfHealServer", "SelfHealCLI", "selfheal",
