@@ -42,17 +42,10 @@ struct IncidentsCommand: AsyncParsableCommand {
             )
             var output = OutputStream()
             switch format {
-            case .json:
-                var first = true
-                output.write("[")
-                try store.forEachIncident(filter) { incident in
-                    output.write(first ? "\n" : ",\n")
-                    first = false
-                    output.write(incident.json)
+            case .json, .ndjson:
+                try output.jsonRecords(ndjson: format == .ndjson) { emit in
+                    try store.forEachIncident(filter) { emit($0.json) }
                 }
-                output.line(first ? "]" : "\n]")
-            case .ndjson:
-                try store.forEachIncident(filter) { output.line($0.json) }
             case .table:
                 let time = LocalTime(zone: try range.zone())
                 var table = Table(
