@@ -134,6 +134,7 @@ struct OutputStream {
 
     mutating func flush() {
         guard !buffer.isEmpty else { return }
+        fflush(nil)  // what print() buffered goes first
         FileHandle.standardOutput.write(Data(buffer))
         buffer.removeAll(keepingCapacity: true)
     }

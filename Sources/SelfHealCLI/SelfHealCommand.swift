@@ -19,7 +19,7 @@ public struct SelfHealCommand: AsyncParsableCommand {
         version: SelfHealVersion.current,
         subcommands: [
             ServeCommand.self, EmitCommand.self, IngestCommand.self, EventsCommand.self, RejectsCommand.self,
-            IncidentsCommand.self, StatsCommand.self, RebuildCommand.self, VerifyCommand.self,
+            IncidentsCommand.self, StatsCommand.self, RebuildCommand.self, VerifyCommand.self, DemoCommand.self,
         ]
     )
 
