@@ -203,6 +203,14 @@ private struct LineParser {
 
     mutating func parseComponent() throws(LineError) -> String? {
         guard let value = try parseOptionalString(.component) else { return nil }
+        // Fast path for ASCII: one byte per scalar, control characters below 0x20 or 0x7F.
+        let utf8 = value.utf8
+        if utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) {
+            guard !utf8.isEmpty, utf8.count <= WireLimits.maximumKeyLength else {
+                throw LineError("\"component\" must be 1-\(WireLimits.maximumKeyLength) printable characters")
+            }
+            return value
+        }
         let count = value.unicodeScalars.count
         guard count >= 1, count <= WireLimits.maximumKeyLength,
             value.unicodeScalars.allSatisfy({ !Self.isControl($0) })
@@ -218,7 +226,8 @@ private struct LineParser {
 
     mutating func parseKey(_ field: Field) throws(LineError) -> String? {
         guard let value = try parseOptionalString(field) else { return nil }
-        let count = value.unicodeScalars.count
+        // A scalar takes at least one byte: count scalars only when the bytes could be too many.
+        let count = value.utf8.count <= WireLimits.maximumKeyLength ? value.utf8.count : value.unicodeScalars.count
         guard count >= 1, count <= WireLimits.maximumKeyLength else {
             throw LineError("\(quoted(field.name)) must be 1-\(WireLimits.maximumKeyLength) characters")
         }
@@ -227,7 +236,9 @@ private struct LineParser {
 
     mutating func parseMessage() throws(LineError) -> String? {
         guard let value = try parseOptionalString(.message) else { return nil }
-        guard value.unicodeScalars.count <= WireLimits.maximumMessageLength else {
+        guard value.utf8.count <= WireLimits.maximumMessageLength
+            || value.unicodeScalars.count <= WireLimits.maximumMessageLength
+        else {
             throw LineError("\"message\" is longer than \(WireLimits.maximumMessageLength) characters")
         }
         return value
@@ -338,7 +349,8 @@ private struct LineParser {
         index += 1
         let slice = UnsafeRawBufferPointer(rebasing: bytes[start..<end])
         if sawHighByte {
-            guard String(validating: slice, as: UTF8.self) != nil else { throw invalidUTF8(field) }
+            guard let validated = String(validating: slice, as: UTF8.self) else { throw invalidUTF8(field) }
+            if !sawEscape { return validated }
         }
         if !sawEscape { return String(decoding: slice, as: UTF8.self) }
         return try unescape(slice, field: field, offset: start)
