@@ -268,12 +268,27 @@ struct EmitterDaemonTests {
         #expect(attrs[3]["retry_after_ms"] as? Int == 28_000)  // opened at 1 s for 30 s, refused at 3 s
         #expect(attrs[4]["cache_age_ms"] as? Int == 3_000 && attrs[5]["cache_age_ms"] as? Int == 3_000)
         #expect(attrs[9]["attempts"] as? Int == 2)
-        // TODO(incidents): `selfheal incidents` comes in a later merge. Once it is here, check with
-        // `selfheal incidents --format json` (SPEC section 5) that the key (portal, assistance-api) has exactly two
-        // incidents, both `resolved`: the outage (opened at the first retry.attempt, resolved by breaker.closed,
-        // peak_level warning, 8 events, actions ["breaker.half_opened", "breaker.opened", "breaker.rejected",
-        // "fallback.served", "retry.attempt"]) and the blip (retry.attempt then retry.succeeded, 2 events,
-        // actions ["retry.attempt"]).
+        // The incidents the daemon derived (SPEC section 5): the outage, resolved when the breaker closed,
+        // and the blip, resolved by the retry.
+        let listed = try SelfHealBinary.run([
+            "incidents", "--data-dir", directory.path, "--since", "-1h",
+            "--until", Date(timeIntervalSinceNow: 3_600).ISO8601Format(), "--format", "json",
+        ])
+        #expect(listed.status == 0, "\(listed.stderr)")
+        let incidents = try #require(
+            try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [[String: Any]]
+        )
+        #expect(incidents.count == 2)
+        #expect(incidents.map { $0["state"] as? String } == ["resolved", "resolved"])
+        #expect(incidents.map { $0["component"] as? String } == ["assistance-api", "assistance-api"])
+        #expect(incidents.map { $0["event_count"] as? Int } == [8, 2])
+        #expect(incidents.map { $0["peak_level"] as? String } == ["warning", "info"])
+        #expect(
+            incidents.map { $0["actions"] as? [String] } == [
+                ["breaker.half_opened", "breaker.opened", "breaker.rejected", "fallback.served", "retry.attempt"],
+                ["retry.attempt"],
+            ]
+        )
     }
 }
 
