@@ -236,8 +236,9 @@ private struct LineParser {
 
     mutating func parseMessage() throws(LineError) -> String? {
         guard let value = try parseOptionalString(.message) else { return nil }
-        guard value.utf8.count <= WireLimits.maximumMessageLength
-            || value.unicodeScalars.count <= WireLimits.maximumMessageLength
+        guard
+            value.utf8.count <= WireLimits.maximumMessageLength
+                || value.unicodeScalars.count <= WireLimits.maximumMessageLength
         else {
             throw LineError("\"message\" is longer than \(WireLimits.maximumMessageLength) characters")
         }
@@ -383,7 +384,9 @@ private struct LineParser {
                 position += 1
                 continue
             }
-            guard position + 1 < slice.count else { throw syntaxError("invalid escape in a string", at: offset + position) }
+            guard position + 1 < slice.count else {
+                throw syntaxError("invalid escape in a string", at: offset + position)
+            }
             let escaped = slice[position + 1]
             position += 2
             switch escaped {
@@ -396,7 +399,9 @@ private struct LineParser {
             case UInt8(ascii: "r"): utf8.append(0x0D)
             case UInt8(ascii: "t"): utf8.append(0x09)
             case UInt8(ascii: "u"):
-                guard var code = hex4(position) else { throw syntaxError("invalid \\u escape in a string", at: offset + position - 2) }
+                guard var code = hex4(position) else {
+                    throw syntaxError("invalid \\u escape in a string", at: offset + position - 2)
+                }
                 position += 4
                 if (0xD800...0xDBFF).contains(code) {
                     guard position + 6 <= slice.count, slice[position] == UInt8(ascii: "\\"),
@@ -408,10 +413,15 @@ private struct LineParser {
                 } else if (0xDC00...0xDFFF).contains(code) {
                     throw invalidUTF8(field, detail: "unpaired surrogate in a \\u escape")
                 }
-                guard let scalar = Unicode.Scalar(code) else { throw syntaxError("invalid \\u escape in a string", at: offset + position - 2) }
+                guard let scalar = Unicode.Scalar(code) else {
+                    throw syntaxError("invalid \\u escape in a string", at: offset + position - 2)
+                }
                 utf8.append(contentsOf: String(scalar).utf8)
             default:
-                throw syntaxError("invalid escape '\\\(Character(Unicode.Scalar(escaped)))' in a string", at: offset + position - 2)
+                throw syntaxError(
+                    "invalid escape '\\\(Character(Unicode.Scalar(escaped)))' in a string",
+                    at: offset + position - 2
+                )
             }
         }
         return String(decoding: utf8, as: UTF8.self)

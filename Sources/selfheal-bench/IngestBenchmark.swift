@@ -24,8 +24,10 @@ enum IngestBenchmark {
             .compactMap { Durability(rawValue: String($0)) }
         let lines = makeLines(total)
         let averageBytes = lines.reduce(0) { $0 + $1.count } / lines.count
-        say("ingest: \(Bench.grouped(Double(total))) events of \(averageBytes) bytes on average, sync every "
-            + "\(syncEvery), median of \(runs) runs")
+        say(
+            "ingest: \(Bench.grouped(Double(total))) events of \(averageBytes) bytes on average, sync every "
+                + "\(syncEvery), median of \(runs) runs"
+        )
         say("durability  path                              events/s    of ceiling")
         for durability in durabilities {
             let ceiling = Bench.median(try await (0..<runs).asyncMap { _ in try await ceilingRate(lines, durability) })
@@ -42,7 +44,8 @@ enum IngestBenchmark {
                         )
                     }
                     let rate = Bench.median(rates)
-                    let path = "socket, \(clients) client\(clients == 1 ? "" : "s")"
+                    let path =
+                        "socket, \(clients) client\(clients == 1 ? "" : "s")"
                         + (projections ? ", projections" : ", log only")
                     say(row(durability, path, rate, rate / ceiling))
                 }
@@ -67,7 +70,8 @@ enum IngestBenchmark {
             let kind = kinds[index % kinds.count]
             let component = components[index % components.count]
             let ts = Timestamp.formatRFC3339(base + Int64(index) * 7)
-            let line = #"{"service":"portal-web","kind":"\#(kind)","component":"\#(component)","ts":"\#(ts)","#
+            let line =
+                #"{"service":"portal-web","kind":"\#(kind)","component":"\#(component)","ts":"\#(ts)","#
                 + #""message":"Connection pool at 85% (17/20), queueing new requests","incident":"inc-\#(index / 50)","#
                 + #""id":"evt-\#(index)","attrs":{"used":17,"max":20,"wait_ms":\#(index % 400),"endpoint":"/api/dash"}}"#
             return Array(line.utf8) + [0x0A]

@@ -121,7 +121,9 @@ func shellWords(_ line: String) -> [String] {
         var table = Table("SEQ", "KIND", "MESSAGE")
         table.add(["1", "pool.warning", "pool at 85%"])
         table.add(["12", "x", ""])
-        #expect(table.render() == ["SEQ  KIND          MESSAGE", "1    pool.warning  pool at 85%", "12   x             "])
+        #expect(
+            table.render() == ["SEQ  KIND          MESSAGE", "1    pool.warning  pool at 85%", "12   x             "]
+        )
         #expect(LocalTime(zone: TimeZone(identifier: "UTC")!).format(1_764_063_620_200) == "2025-11-25 09:40:20.200")
     }
 }

@@ -70,14 +70,19 @@ import Testing
 
     @Test func customKinds() throws {
         #expect(try Self.decodeEvent(#"{"service":"s","kind":"x.cache.miss_2"}"#).kind.role == .info)
-        #expect(Self.error(#"{"service":"s","kind":"x.Cache"}"#) == #"custom kind "x.Cache" must be x.<name>[.<name>...] of a-z 0-9 _"#)
+        #expect(
+            Self.error(#"{"service":"s","kind":"x.Cache"}"#)
+                == #"custom kind "x.Cache" must be x.<name>[.<name>...] of a-z 0-9 _"#
+        )
         #expect(Self.error(#"{"service":"s","kind":"x.a..b"}"#) != nil)
         #expect(Self.error(#"{"service":"s","kind":"x."}"#) != nil)
         #expect(Self.error(#"{"service":"s","kind":"y.cache"}"#) == #"unknown kind "y.cache""#)
     }
 
     @Test func timestamps() throws {
-        func ts(_ value: String) throws -> Int64? { try Self.decodeEvent(#"{"service":"s","kind":"x.t","ts":\#(value)}"#).timestamp }
+        func ts(_ value: String) throws -> Int64? {
+            try Self.decodeEvent(#"{"service":"s","kind":"x.t","ts":\#(value)}"#).timestamp
+        }
         #expect(try ts(#""2025-11-25T10:40:20.2+01:00""#) == 1_764_063_620_200)
         #expect(try ts(#""2025-11-25T09:40:20.2009Z""#) == 1_764_063_620_200)
         #expect(try ts(#""2025-11-25 09:40:20Z""#) == 1_764_063_620_000)
@@ -103,7 +108,10 @@ import Testing
             (#"{"service":5,"kind":"x.t"}"#, #""service" must be a string, not a number"#),
             (#"{"service":"a b","kind":"x.t"}"#, #""service" must be 1-64 characters of A-Z a-z 0-9 . _ - : /"#),
             (#"{"service":"s","kind":"x.t","component":""}"#, #""component" must be 1-128 printable characters"#),
-            (#"{"service":"s","kind":"x.t","level":"fatal"}"#, #""level" must be one of info, warning, critical, failure, not "fatal""#),
+            (
+                #"{"service":"s","kind":"x.t","level":"fatal"}"#,
+                #""level" must be one of info, warning, critical, failure, not "fatal""#
+            ),
             (#"{"service":"s","kind":"x.t","incident":""}"#, #""incident" must be 1-128 characters"#),
             (#"{"service":"s","kind":"x.t","id":[1]}"#, #""id" must be a string, not an array"#),
             (#"{"service":"s","kind":"x.t","attrs":[1]}"#, #""attrs" must be a JSON object, not an array"#),
@@ -125,7 +133,10 @@ import Testing
     @Test func lengthLimits() throws {
         let message = String(repeating: "é", count: 4_096)
         #expect(try Self.decodeEvent(#"{"service":"s","kind":"x.t","message":"\#(message)"}"#).message == message)
-        #expect(Self.error(#"{"service":"s","kind":"x.t","message":"\#(message)e"}"#) == #""message" is longer than 4096 characters"#)
+        #expect(
+            Self.error(#"{"service":"s","kind":"x.t","message":"\#(message)e"}"#)
+                == #""message" is longer than 4096 characters"#
+        )
         let key = String(repeating: "k", count: 129)
         #expect(Self.error(#"{"service":"s","kind":"x.t","id":"\#(key)"}"#) == #""id" must be 1-128 characters"#)
         let service = String(repeating: "s", count: 65)
@@ -144,7 +155,10 @@ import Testing
         var outside = Array(#"{"service":"s","kind":"x.t"}"#.utf8)
         outside.insert(0xFF, at: 1)
         #expect(throws: LineError("line is not valid UTF-8")) { try WireDecoder.decode(outside) }
-        #expect(Self.error(#"{"service":"s","kind":"x.t","message":"\ud800"}"#) == #""message" is unpaired surrogate in a \u escape"#)
+        #expect(
+            Self.error(#"{"service":"s","kind":"x.t","message":"\ud800"}"#)
+                == #""message" is unpaired surrogate in a \u escape"#
+        )
     }
 
     @Test func escapesAreDecoded() throws {
@@ -199,7 +213,9 @@ import Testing
     @Test func theJSONSchemaAgreesOnTheCorpus() throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", Self.root.appendingPathComponent("scripts/check-schema.py").path, Self.root.path]
+        process.arguments = [
+            "python3", Self.root.appendingPathComponent("scripts/check-schema.py").path, Self.root.path,
+        ]
         let output = Pipe()
         process.standardOutput = output
         process.standardError = output

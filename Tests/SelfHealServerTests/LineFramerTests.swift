@@ -39,7 +39,9 @@ import Testing
 
     @Test func linesSplitAcrossReadsAreJoined() throws {
         let channel = try Self.channel()
-        let text = #"{"service":"a","kind":"x.t"}"# + "\n" + #"{"op":"sync"}"# + "\r\n\n   \n" + #"{"service":"b","kind":"x.u"}"# + "\n"
+        let text =
+            #"{"service":"a","kind":"x.t"}"# + "\n" + #"{"op":"sync"}"# + "\r\n\n   \n"
+            + #"{"service":"b","kind":"x.u"}"# + "\n"
         let bytes = Array(text.utf8)
         for start in stride(from: 0, to: bytes.count, by: 7) {
             try channel.writeInbound(ByteBuffer(bytes: bytes[start..<min(start + 7, bytes.count)]))
@@ -50,9 +52,11 @@ import Testing
     @Test func rejectsCarryTheirLineNumberCountingBlankLines() throws {
         let channel = try Self.channel()
         try channel.writeInbound(ByteBuffer(string: "\n" + #"{"service":"a"}"# + "\n\n" + #"{"op":"x"}"# + "\n"))
-        #expect(try Self.items(channel) == [
-            #"reject 2 missing required field "kind" 15"#, #"reject 4 unknown op "x" 10"#,
-        ])
+        #expect(
+            try Self.items(channel) == [
+                #"reject 2 missing required field "kind" 15"#, #"reject 4 unknown op "x" 10"#,
+            ]
+        )
     }
 
     @Test func anOverlongLineIsRejectedOnceAndSkippedToItsNewline() throws {
@@ -61,7 +65,9 @@ import Testing
         try channel.writeInbound(ByteBuffer(bytes: long))
         try channel.writeInbound(ByteBuffer(bytes: long))
         #expect(try Self.items(channel) == ["reject 1 line is longer than 65536 bytes 65536"])
-        try channel.writeInbound(ByteBuffer(bytes: long + [0x0A] + Array(#"{"service":"a","kind":"x.t"}"#.utf8) + [0x0A]))
+        try channel.writeInbound(
+            ByteBuffer(bytes: long + [0x0A] + Array(#"{"service":"a","kind":"x.t"}"#.utf8) + [0x0A])
+        )
         #expect(try Self.items(channel) == ["event a x.t"])
         // One read holding a whole over-long line with its newline.
         try channel.writeInbound(ByteBuffer(bytes: long + long + [0x0A]))

@@ -27,7 +27,9 @@ import Testing
     @Test func seqIsGaplessInCommitOrderAndDuplicatesAreNotStored() throws {
         let directory = try Directory()
         let store = try EventStore(StoreConfiguration(path: directory.path + "/events.db"))
-        let first = try store.append([Self.incoming("a", id: "1"), Self.incoming("a", id: "1"), Self.incoming("b", id: "1")])
+        let first = try store.append([
+            Self.incoming("a", id: "1"), Self.incoming("a", id: "1"), Self.incoming("b", id: "1"),
+        ])
         #expect(first.seqs == [1, nil, 2])
         #expect(first.lastSeq == 2)
         let second = try store.append([Self.incoming("a", id: "1"), Self.incoming("a")])
@@ -46,11 +48,18 @@ import Testing
     @Test func theDatabaseItselfRefusesUpdateAndDelete() throws {
         let directory = try Directory()
         let store = try EventStore(StoreConfiguration(path: directory.path + "/events.db"))
-        _ = try store.append([Self.incoming("a")], rejects: [RejectedLine(receivedAt: 1, line: 1, error: "e", raw: [0xFF], peer: nil)])
+        _ = try store.append(
+            [Self.incoming("a")],
+            rejects: [RejectedLine(receivedAt: 1, line: 1, error: "e", raw: [0xFF], peer: nil)]
+        )
         let queue = try DatabaseQueue(path: directory.path + "/events.db")
-        #expect(throws: DatabaseError.self) { try queue.write { try $0.execute(sql: "UPDATE events SET service = 'b'") } }
+        #expect(throws: DatabaseError.self) {
+            try queue.write { try $0.execute(sql: "UPDATE events SET service = 'b'") }
+        }
         #expect(throws: DatabaseError.self) { try queue.write { try $0.execute(sql: "DELETE FROM events") } }
-        #expect(throws: DatabaseError.self) { try queue.write { try $0.execute(sql: "UPDATE rejects SET error = 'x'") } }
+        #expect(throws: DatabaseError.self) {
+            try queue.write { try $0.execute(sql: "UPDATE rejects SET error = 'x'") }
+        }
         do {
             try queue.write { try $0.execute(sql: "DELETE FROM events") }
         } catch let error as DatabaseError {

@@ -42,14 +42,20 @@ struct DemoCommand: AsyncParsableCommand {
             let lines = DemoScenario.lines()
             say("\n1. Sending \(lines.count) events (2025-11-10 to 2025-11-25) over \(socketPath) ...")
             let reply = try send(lines, socketPath: socketPath)
-            say("   accepted \(reply.accepted), duplicates \(reply.duplicates), rejected \(reply.rejected); last seq \(reply.lastSeq)")
+            say(
+                "   accepted \(reply.accepted), duplicates \(reply.duplicates), rejected \(reply.rejected); last seq \(reply.lastSeq)"
+            )
 
             let common = ["--data-dir", directory, "--tz", "UTC"]
             let day = ["--since", "2025-11-25", "--until", "2025-11-26"]
-            say("\n2. Failed and open incidents of 2025-11-25 (all of them: selfheal incidents \(day.joined(separator: " ")) --data-dir \(directory) --tz UTC):\n")
+            say(
+                "\n2. Failed and open incidents of 2025-11-25 (all of them: selfheal incidents \(day.joined(separator: " ")) --data-dir \(directory) --tz UTC):\n"
+            )
             try await IncidentsCommand.parse(["--state", "failed"] + day + common).run()
             try await IncidentsCommand.parse(["--state", "open"] + day + common).run()
-            say("\n   09:40, the dashboard that exhausted the connection pool, and the API that answered HTML meanwhile:\n")
+            say(
+                "\n   09:40, the dashboard that exhausted the connection pool, and the API that answered HTML meanwhile:\n"
+            )
             let minute = ["--since", "2025-11-25T09:40:00Z", "--until", "2025-11-25T09:41:00Z"]
             try await IncidentsCommand.parse(minute + common).run()
             say("\n3. The figures of 2025-11-25 (selfheal stats):\n")
@@ -57,7 +63,9 @@ struct DemoCommand: AsyncParsableCommand {
             try await writeReports(directory: directory, common: common)
             Self.stop(daemon)
             let elapsed = clock.now - started
-            say("\nDone in \(elapsed.components.seconds).\(String(format: "%02d", elapsed.components.attoseconds / 10_000_000_000_000_000)) s. Explore:")
+            say(
+                "\nDone in \(elapsed.components.seconds).\(String(format: "%02d", elapsed.components.attoseconds / 10_000_000_000_000_000)) s. Explore:"
+            )
             say("  selfheal events --data-dir \(directory) --since 2025-11-25T09:40:00Z --until 2025-11-25T09:41:00Z")
             say("  selfheal incidents --data-dir \(directory) --since 2025-11-17 --until 2025-11-26 --tz UTC")
             say("  selfheal stats --data-dir \(directory) --since 2025-11-17 --until 2025-11-24 --format json")
@@ -81,7 +89,9 @@ struct DemoCommand: AsyncParsableCommand {
         }
         do {
             try manager.createDirectory(atPath: path, withIntermediateDirectories: true)
-            try Data("selfheal demo data; safe to delete\n".utf8).write(to: URL(fileURLWithPath: path + "/" + Self.markerFile))
+            try Data("selfheal demo data; safe to delete\n".utf8).write(
+                to: URL(fileURLWithPath: path + "/" + Self.markerFile)
+            )
         } catch {
             throw CLIError("cannot create \(path): \(error.localizedDescription)")
         }
@@ -135,7 +145,9 @@ struct DemoCommand: AsyncParsableCommand {
                 if index % 1_000 == 999 { reply = try client.sync() }
             }
             reply = try client.sync()
-            guard let reply, reply.ok else { throw CLIError("the daemon could not commit: \(reply?.error ?? "no reply")") }
+            guard let reply, reply.ok else {
+                throw CLIError("the daemon could not commit: \(reply?.error ?? "no reply")")
+            }
             if let failure = reply.errors.first { throw CLIError("the daemon rejected a demo line: \(failure.error)") }
             return reply
         } catch let error as CLIError {
