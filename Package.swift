@@ -27,11 +27,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // One C call Swift cannot make (sqlite3_config is variadic): SQLite's memory statistics off.
+        .target(name: "CSQLiteTuning", linkerSettings: [.linkedLibrary("sqlite3")]),
         // SQLite: migrations from schema/, the append-only log, rejects, queries.
         .target(
             name: "SelfHealStore",
             dependencies: [
                 "SelfHealEvents",
+                "CSQLiteTuning",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ],

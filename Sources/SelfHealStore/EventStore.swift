@@ -1,3 +1,4 @@
+import CSQLiteTuning
 import Foundation
 import GRDB
 import SelfHealEvents
@@ -104,6 +105,7 @@ public final class EventStore: Sendable {
 
     /// Opens (creating and migrating when needed) the store.
     public init(_ configuration: StoreConfiguration, projections: [any Projection] = []) throws(StoreError) {
+        _ = Self.sqliteTuned
         var config = Configuration()
         config.busyMode = .timeout(configuration.busyTimeout)
         config.readonly = configuration.readOnly
@@ -135,6 +137,9 @@ public final class EventStore: Sendable {
             throw StoreError.wrapping(error, "cannot open the event store at \(configuration.path)")
         }
     }
+
+    /// SQLite's process-wide settings, made once before the first connection opens.
+    private static let sqliteTuned: Int32 = selfheal_sqlite_disable_memory_statistics()
 
     /// The migrations, one per file of `schema/`, in file-name order. Shipped ones never change.
     static var migrator: DatabaseMigrator {
