@@ -67,14 +67,18 @@ public enum ChartRenderer {
         return raster
     }
 
-    /// The y axis's top: up to 4 the value itself (one grid line per action), above it four steps of
-    /// 1, 2 or 5 × 10^k, so every grid line is a whole, round number.
+    /// The y axis's top: up to 4 the value itself (one grid line per action), above it four equal steps of a
+    /// round size (1, 2, 3, 4, 5, 6, 8, then 10, 12, 15, 20, 25, 30, 40, 50, 60, 80 × 10^k), so that every grid
+    /// line is a whole, round number.
     static func niceCeiling(_ value: Int) -> Int {
         guard value > 4 else { return max(1, value) }
         let step = (value + 3) / 4
+        for small in [1, 2, 3, 4, 5, 6, 8, 10] where small >= step { return small * 4 }
         var magnitude = 1
         while true {
-            for factor in [1, 2, 5] where factor * magnitude >= step { return factor * magnitude * 4 }
+            for factor in [10, 12, 15, 20, 25, 30, 40, 50, 60, 80] where factor * magnitude >= step {
+                return factor * magnitude * 4
+            }
             magnitude *= 10
         }
     }

@@ -96,21 +96,23 @@ public struct Report: Sendable {
                     + (figures.mttrMs.map { ", in \(ReportFormat.duration($0)) on average" } ?? ""))
             sentences[0] += " " + parts.joined(separator: " and ") + "."
         }
-        let unresolvedFailures = attention.filter { $0.state == .failed && $0.resolvedAt == nil }.count
-        let open = attention.filter { $0.state == .open }.count
-        if figures.failed == 0 && unresolvedFailures == 0 && open == 0 {
+        if figures.failed == 0 && figures.open == 0 && attention.isEmpty {
             sentences.append("No manual intervention required.")
-        } else {
-            if figures.failed > 0 {
-                sentences.append(
-                    "\(ReportFormat.count(figures.failed)) \(figures.failed == 1 ? "incident" : "incidents") "
-                        + "could not heal and \(figures.failed == 1 ? "needs" : "need") a person.")
-            } else if unresolvedFailures > 0 {
-                sentences.append(
-                    "\(unresolvedFailures) earlier \(unresolvedFailures == 1 ? "failure is" : "failures are") "
-                        + "still unresolved.")
-            }
-            if open > 0 { sentences.append("\(open) \(open == 1 ? "incident is" : "incidents are") still open.") }
+        }
+        if figures.failed > 0 {
+            sentences.append(
+                "\(ReportFormat.count(figures.failed)) \(figures.failed == 1 ? "incident" : "incidents") "
+                    + "could not heal and \(figures.failed == 1 ? "needs" : "need") a person.")
+        }
+        if figures.open > 0 {
+            sentences.append(
+                "\(ReportFormat.count(figures.open)) \(figures.open == 1 ? "incident is" : "incidents are") still open.")
+        }
+        let earlier = attention.filter { $0.openedAt < input.period.since }.count
+        if earlier > 0 {
+            sentences.append(
+                "\(earlier) \(earlier == 1 ? "incident" : "incidents") from before this period "
+                    + "\(earlier == 1 ? "is" : "are") still unresolved.")
         }
         return sentences.joined(separator: " ")
     }
@@ -131,7 +133,7 @@ public struct Report: Sendable {
     private static func reason(
         _ verdict: HealthVerdict, figures: ReportFigures, incidents: [ReportIncident], asOf: Int64
     ) -> String {
-        let target = ReportFormat.percent(ReportRules.successTarget)
+        let target = "\(Int((ReportRules.successTarget * 100).rounded()))%"
         let rate = figures.successRate.map { ReportFormat.percent($0) }
         let unresolved = incidents.filter { $0.state == .failed && $0.resolvedAt == nil }.count
         let stale = incidents.filter { $0.state == .open && asOf - $0.openedAt >= ReportRules.staleOpenMs }.count
@@ -143,7 +145,7 @@ public struct Report: Sendable {
                 return "\(unresolved) failed \(unresolved == 1 ? "incident is" : "incidents are") still unresolved: "
                     + "manual intervention required."
             }
-            return "Success rate \(rate ?? "n/a") is below \(ReportFormat.percent(ReportRules.criticalRate))."
+            return "Success rate \(rate ?? "n/a") is below \(Int((ReportRules.criticalRate * 100).rounded()))%."
         case .attention:
             var reasons: [String] = []
             if figures.failed > 0 || incidents.contains(where: { $0.state == .failed }) {

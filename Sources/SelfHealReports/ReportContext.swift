@@ -140,11 +140,20 @@ enum ReportContext {
         ]
     }
 
+    /// `Tue Nov 25, 00:00 to 24:00 (Europe/Paris)` or `Mon Nov 24 to Sun Nov 30 (Europe/Paris)`.
     static func periodRange(_ period: ReportPeriod) -> String {
         let zone = period.zone
-        let first = ReportFormat.dayTime(period.since, zone: zone)
-        let last = ReportFormat.dayTime(period.until, zone: zone)
-        return "\(first) to \(last) (\(zone.identifier))"
+        func day(_ millis: Int64) -> String {
+            let calendar = Calendar.gregorian(zone)
+            let date = Date(millis: millis)
+            return "\(ReportFormat.weekdays[calendar.component(.weekday, from: date) - 1]) "
+                + "\(ReportFormat.shortMonths[calendar.component(.month, from: date) - 1]) "
+                + "\(calendar.component(.day, from: date))"
+        }
+        switch period.kind {
+        case .daily: return "\(day(period.since)), 00:00 to 24:00 (\(zone.identifier))"
+        case .weekly: return "\(day(period.since)) to \(day(period.dayStarts[period.days - 1])) (\(zone.identifier))"
+        }
     }
 
     static func mttrDetail(_ figures: ReportFigures) -> String {

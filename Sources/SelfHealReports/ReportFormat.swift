@@ -121,6 +121,50 @@ public enum ReportFormat {
         }
     }
 
+    /// A kind as the subject of a sentence: `pool.warning` → `Connection pool warning`.
+    public static func kindSingular(_ kind: String) -> String {
+        switch kind {
+        case "error.detected": "API error"
+        case "pool.warning": "Connection pool warning"
+        case "pool.critical": "Connection pool exhaustion"
+        case "health.degraded": "Degraded health check"
+        case "health.unhealthy": "Failed health check"
+        case "response.invalid": "Invalid response"
+        case "timeout.fired": "Timeout"
+        case "retry.attempt": "Retried call"
+        case "breaker.opened": "Circuit breaker trip"
+        case "breaker.half_opened": "Circuit breaker probe"
+        case "breaker.rejected": "Call rejected by an open breaker"
+        case "bulkhead.rejected": "Call shed at capacity"
+        case "fallback.served": "Cached fallback"
+        case "degradation.activated": "Feature degraded"
+        case "retry.exhausted": "Retries exhausted"
+        case "intervention.required": "Manual intervention requested"
+        default: kind
+        }
+    }
+
+    /// A mitigate kind as an action taken: `breaker.opened` → `Circuit breaker opened`.
+    public static func actionName(_ kind: String) -> String {
+        switch kind {
+        case "retry.attempt": "Retried with backoff"
+        case "breaker.opened": "Circuit breaker opened"
+        case "breaker.half_opened": "Circuit breaker probed the service"
+        case "breaker.rejected": "Calls held off while the breaker was open"
+        case "bulkhead.rejected": "Excess calls shed at capacity"
+        case "fallback.served": "Cached data served"
+        case "degradation.activated": "Non-critical features degraded"
+        default: kind
+        }
+    }
+
+    /// `2025-11-25 09:40:20` in the zone.
+    static func dateTime(_ millis: Int64, zone: TimeZone) -> String {
+        let parts = Timestamp.components(millis, offsetSeconds: zone.secondsFromGMT(for: Date(millis: millis)))
+        return "\(parts.year)-\(pad2(parts.month))-\(pad2(parts.day)) "
+            + "\(pad2(parts.hour)):\(pad2(parts.minute)):\(pad2(parts.second))"
+    }
+
     /// How a kind's self-healed share reads: `all auto-recovered`, `2 of 3 auto-recovered`, `all prevented`.
     static func healedPhrase(_ count: KindCount) -> String {
         let prevent = EventKind(name: count.kind)?.role == .prevent

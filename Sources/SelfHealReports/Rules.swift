@@ -152,7 +152,8 @@ public struct Recommendation: Sendable, Equatable {
                 Recommendation(
                     rule: .invalidTransitions,
                     text: "\(ReportFormat.count(blocked)) invalid status \(blocked == 1 ? "transition was" : "transitions were") "
-                        + "blocked: data stayed intact, but code tried them. Review the code that changes those statuses."
+                        + "blocked: data stayed intact, but code tried \(blocked == 1 ? "it" : "them"). Review the code that "
+                        + "changes those statuses."
                 ))
         }
         let batching = figures.preventedByKind["timeout.prevented"] ?? 0
@@ -187,7 +188,7 @@ public struct Recommendation: Sendable, Equatable {
                 Recommendation(
                     rule: .belowTarget,
                     text: "The success rate \(ReportFormat.percent(rate)) is below the "
-                        + "\(ReportFormat.percent(ReportRules.successTarget)) target."
+                        + "\(Int((ReportRules.successTarget * 100).rounded()))% target: see which kinds failed."
                 ))
         }
         if result.isEmpty {
