@@ -22,6 +22,16 @@ public enum AlertStatus: String, Sendable, CaseIterable {
         }
     }
 
+    /// The status in words: `RESOLVED`.
+    public var label: String {
+        switch self {
+        case .open: "OPEN"
+        case .resolved: "RESOLVED"
+        case .failed: "FAILED"
+        case .recovered: "RECOVERED AFTER FAILURE"
+        }
+    }
+
     /// The subject's ending.
     public var outcome: String {
         switch self {
@@ -100,9 +110,8 @@ public enum AlertMail {
         let symbol: String =
             switch status {
             case .open: "⏳ OPEN"
-            case .resolved: "✅ RESOLVED"
+            case .resolved, .recovered: "✅ \(status.label)"
             case .failed: "❌ FAILED"
-            case .recovered: "✅ RECOVERED AFTER FAILURE"
             }
         return [
             "subject": subject(incident, status: status),
@@ -113,7 +122,7 @@ public enum AlertMail {
             "events": "\(incident.eventCount)",
             "actions": incident.actions.map { ["text": ReportFormat.actionName($0), "kind": $0] },
             "hasActions": !incident.actions.isEmpty,
-            "outcome": outcome, "status": symbol, "colour": colour,
+            "outcome": outcome, "status": symbol, "statusLabel": status.label, "colour": colour,
             "recovery": ReportFormat.duration(incident.recoveryMs),
             "generator": ReportRenderer.generator,
         ]

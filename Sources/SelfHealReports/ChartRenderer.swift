@@ -7,7 +7,7 @@ public enum ChartRenderer {
     public static let displayWidth = 560
     /// The image's pixel size.
     public static let width = displayWidth * 2
-    public static let height = 400
+    public static let height = 440
 
     /// The chart of a report as a PNG, or nil when the period had no action.
     public static func png(_ report: Report) throws -> [UInt8]? {
@@ -20,11 +20,11 @@ public enum ChartRenderer {
         let buckets = report.input.buckets
         let zone = report.input.period.zone
         var raster = Raster(width: width, height: height, background: ReportPalette.paper)
-        let scale = 4
-        let left = 96
+        let scale = 6
+        let left = 120
         let right = width - 16
-        let top = 24
-        let bottom = height - 56
+        let top = 30
+        let bottom = height - 64
         let top1 = niceCeiling(buckets.map(\.total).max() ?? 0)
         // Grid lines and y labels: 0, 1/4, 1/2, 3/4, top (only whole numbers).
         let steps = min(4, top1)
@@ -34,7 +34,7 @@ public enum ChartRenderer {
             raster.fill(x: left, y: y, width: right - left, height: step == 0 ? 3 : 2,
                         step == 0 ? ReportPalette.muted : ReportPalette.grid)
             let label = "\(value)"
-            raster.text(label, x: left - 16 - Raster.textWidth(label, scale: scale), y: y - 10, scale: scale,
+            raster.text(label, x: left - 16 - Raster.textWidth(label, scale: scale), y: y - 15, scale: scale,
                         ReportPalette.muted)
         }
         guard !buckets.isEmpty else { return raster }
@@ -61,7 +61,7 @@ public enum ChartRenderer {
             }
             if let label {
                 let labelX = left + index * slot + slot / 2 - Raster.textWidth(label, scale: scale) / 2
-                raster.text(label, x: labelX, y: bottom + 16, scale: scale, ReportPalette.muted)
+                raster.text(label, x: labelX, y: bottom + 18, scale: scale, ReportPalette.muted)
             }
         }
         return raster
