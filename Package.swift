@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/adam-fowler/compress-nio", from: "1.5.0"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
         // The event model: fields, vocabulary, roles, decoding and encoding of wire lines. No I/O.
@@ -34,6 +35,7 @@ let package = Package(
             dependencies: [
                 "SelfHealEvents",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ],
             plugins: ["EmbedSchema"]
         ),
@@ -68,7 +70,7 @@ let package = Package(
         .testTarget(
             name: "SelfHealReportsTests",
             dependencies: [
-                "SelfHealEvents", "SelfHealReports",
+                "SelfHealEvents", "SelfHealReports", "SelfHealStore",
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
@@ -81,6 +83,7 @@ let package = Package(
                 "SelfHealEvents",
                 "SelfHealing",
                 "SelfHealStore",
+                "SelfHealReports",
                 "SelfHealServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -104,7 +107,12 @@ let package = Package(
         .testTarget(name: "SelfHealEventsTests", dependencies: ["SelfHealEvents"]),
         .testTarget(
             name: "SelfHealStoreTests",
-            dependencies: ["SelfHealEvents", "SelfHealStore", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [
+                "SelfHealEvents",
+                "SelfHealStore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
         ),
         // The library's own tests: every primitive on a manual clock, the sinks, the spill file.
         .testTarget(
@@ -122,6 +130,12 @@ let package = Package(
             name: "selfheal-lib-bench",
             dependencies: ["SelfHealing"],
             path: "Benchmarks/selfheal-lib-bench"
+        ),
+        .testTarget(
+            name: "SelfHealCLITests",
+            dependencies: [
+                "SelfHealCLI", "SelfHealEvents", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
         .testTarget(
             name: "SelfHealServerTests",

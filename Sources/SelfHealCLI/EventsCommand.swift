@@ -30,17 +30,10 @@ struct EventsCommand: AsyncParsableCommand {
             let filter = EventFilter(since: since, until: until, service: service, kind: kind)
             var output = OutputStream()
             switch format {
-            case .json:
-                var first = true
-                output.write("[")
-                try store.forEachEvent(filter) { stored in
-                    output.write(first ? "\n" : ",\n")
-                    first = false
-                    output.write(stored.json)
+            case .json, .ndjson:
+                try output.jsonRecords(ndjson: format == .ndjson) { emit in
+                    try store.forEachEvent(filter) { emit($0.json) }
                 }
-                output.line(first ? "]" : "\n]")
-            case .ndjson:
-                try store.forEachEvent(filter) { output.line($0.json) }
             case .table:
                 let time = LocalTime(zone: try range.zone())
                 var table = Table("SEQ", "TS", "SERVICE", "COMPONENT", "KIND", "LEVEL", "MESSAGE")
@@ -83,17 +76,10 @@ struct RejectsCommand: AsyncParsableCommand {
             let store = try location.openStore()
             var output = OutputStream()
             switch format {
-            case .json:
-                var first = true
-                output.write("[")
-                try store.forEachReject(since: since, until: until) { reject in
-                    output.write(first ? "\n" : ",\n")
-                    first = false
-                    output.write(reject.json)
+            case .json, .ndjson:
+                try output.jsonRecords(ndjson: format == .ndjson) { emit in
+                    try store.forEachReject(since: since, until: until) { emit($0.json) }
                 }
-                output.line(first ? "]" : "\n]")
-            case .ndjson:
-                try store.forEachReject(since: since, until: until) { output.line($0.json) }
             case .table:
                 let time = LocalTime(zone: try range.zone())
                 var table = Table("RECEIVED", "LINE", "ERROR", "RAW")

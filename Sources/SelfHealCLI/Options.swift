@@ -115,8 +115,26 @@ struct OutputStream {
         buffer.append(0x0A)
     }
 
+    /// Writes records as one JSON array (`ndjson` false) or one object per line, streaming: `produce` calls the
+    /// closure it is given once per record, with the record's JSON.
+    mutating func jsonRecords(ndjson: Bool, _ produce: ((String) -> Void) throws -> Void) rethrows {
+        if ndjson {
+            try produce { line($0) }
+            return
+        }
+        var first = true
+        write("[")
+        try produce { record in
+            write(first ? "\n" : ",\n")
+            first = false
+            write(record)
+        }
+        line(first ? "]" : "\n]")
+    }
+
     mutating func flush() {
         guard !buffer.isEmpty else { return }
+        fflush(nil)  // what print() buffered goes first
         FileHandle.standardOutput.write(Data(buffer))
         buffer.removeAll(keepingCapacity: true)
     }

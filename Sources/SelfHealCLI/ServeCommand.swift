@@ -61,5 +61,5 @@ extension Durability: ExpressibleByArgument {}
 
 /// The projections every writer of the log keeps up to date.
 enum Projections {
-    static var all: [any Projection] { [] }
+    static var all: [any Projection] { [IncidentProjection()] }
 }

@@ -203,6 +203,14 @@ private struct LineParser {
 
     mutating func parseComponent() throws(LineError) -> String? {
         guard let value = try parseOptionalString(.component) else { return nil }
+        // Fast path for ASCII: one byte per scalar, control characters below 0x20 or 0x7F.
+        let utf8 = value.utf8
+        if utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) {
+            guard !utf8.isEmpty, utf8.count <= WireLimits.maximumKeyLength else {
+                throw LineError("\"component\" must be 1-\(WireLimits.maximumKeyLength) printable characters")
+            }
+            return value
+        }
         let count = value.unicodeScalars.count
         guard count >= 1, count <= WireLimits.maximumKeyLength,
             value.unicodeScalars.allSatisfy({ !Self.isControl($0) })
@@ -218,7 +226,8 @@ private struct LineParser {
 
     mutating func parseKey(_ field: Field) throws(LineError) -> String? {
         guard let value = try parseOptionalString(field) else { return nil }
-        let count = value.unicodeScalars.count
+        // A scalar takes at least one byte: count scalars only when the bytes could be too many.
+        let count = value.utf8.count <= WireLimits.maximumKeyLength ? value.utf8.count : value.unicodeScalars.count
         guard count >= 1, count <= WireLimits.maximumKeyLength else {
             throw LineError("\(quoted(field.name)) must be 1-\(WireLimits.maximumKeyLength) characters")
         }
@@ -227,7 +236,10 @@ private struct LineParser {
 
     mutating func parseMessage() throws(LineError) -> String? {
         guard let value = try parseOptionalString(.message) else { return nil }
-        guard value.unicodeScalars.count <= WireLimits.maximumMessageLength else {
+        guard
+            value.utf8.count <= WireLimits.maximumMessageLength
+                || value.unicodeScalars.count <= WireLimits.maximumMessageLength
+        else {
             throw LineError("\"message\" is longer than \(WireLimits.maximumMessageLength) characters")
         }
         return value
@@ -338,13 +350,14 @@ private struct LineParser {
         index += 1
         let slice = UnsafeRawBufferPointer(rebasing: bytes[start..<end])
         if sawHighByte {
-            guard String(validating: slice, as: UTF8.self) != nil else { throw invalidUTF8(field) }
+            guard let validated = String(validating: slice, as: UTF8.self) else { throw invalidUTF8(field) }
+            if !sawEscape { return validated }
         }
         if !sawEscape { return String(decoding: slice, as: UTF8.self) }
-        return try unescape(slice, field: field)
+        return try unescape(slice, field: field, offset: start)
     }
 
-    func unescape(_ slice: UnsafeRawBufferPointer, field: Field?) throws(LineError) -> String {
+    func unescape(_ slice: UnsafeRawBufferPointer, field: Field?, offset: Int) throws(LineError) -> String {
         var utf8 = [UInt8]()
         utf8.reserveCapacity(slice.count)
         var position = 0
@@ -371,7 +384,9 @@ private struct LineParser {
                 position += 1
                 continue
             }
-            guard position + 1 < slice.count else { throw syntaxError("invalid escape in a string") }
+            guard position + 1 < slice.count else {
+                throw syntaxError("invalid escape in a string", at: offset + position)
+            }
             let escaped = slice[position + 1]
             position += 2
             switch escaped {
@@ -384,7 +399,9 @@ private struct LineParser {
             case UInt8(ascii: "r"): utf8.append(0x0D)
             case UInt8(ascii: "t"): utf8.append(0x09)
             case UInt8(ascii: "u"):
-                guard var code = hex4(position) else { throw syntaxError("invalid \\u escape in a string") }
+                guard var code = hex4(position) else {
+                    throw syntaxError("invalid \\u escape in a string", at: offset + position - 2)
+                }
                 position += 4
                 if (0xD800...0xDBFF).contains(code) {
                     guard position + 6 <= slice.count, slice[position] == UInt8(ascii: "\\"),
@@ -396,10 +413,15 @@ private struct LineParser {
                 } else if (0xDC00...0xDFFF).contains(code) {
                     throw invalidUTF8(field, detail: "unpaired surrogate in a \\u escape")
                 }
-                guard let scalar = Unicode.Scalar(code) else { throw syntaxError("invalid \\u escape in a string") }
+                guard let scalar = Unicode.Scalar(code) else {
+                    throw syntaxError("invalid \\u escape in a string", at: offset + position - 2)
+                }
                 utf8.append(contentsOf: String(scalar).utf8)
             default:
-                throw syntaxError("invalid escape '\\\(Character(Unicode.Scalar(escaped)))' in a string")
+                throw syntaxError(
+                    "invalid escape '\\\(Character(Unicode.Scalar(escaped)))' in a string",
+                    at: offset + position - 2
+                )
             }
         }
         return String(decoding: utf8, as: UTF8.self)
@@ -534,9 +556,9 @@ private struct LineParser {
         }
     }
 
-    func syntaxError(_ what: String, back: Int = 0) -> LineError {
+    func syntaxError(_ what: String, back: Int = 0, at explicit: Int? = nil) -> LineError {
         // Bad UTF-8 outside a string shows up as an unexpected byte: say so.
-        let position = max(0, index - back)
+        let position = explicit ?? max(0, index - back)
         if position < bytes.count, bytes[position] >= 0x80,
             String(validating: bytes, as: UTF8.self) == nil
         {

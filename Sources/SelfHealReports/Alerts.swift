@@ -76,17 +76,29 @@ public enum AlertMail {
     ///   - earlier: the `Message-ID`s of this incident's alerts already written, oldest first.
     ///   - now: the `Date`, epoch milliseconds.
     public static func message(
-        _ incident: ReportIncident, status: AlertStatus, earlier: [String], templates: ReportTemplates,
-        mail: MailSettings, zone: TimeZone, now: Int64
+        _ incident: ReportIncident,
+        status: AlertStatus,
+        earlier: [String],
+        templates: ReportTemplates,
+        mail: MailSettings,
+        zone: TimeZone,
+        now: Int64
     ) -> MailMessage {
         let context = self.context(incident, status: status, zone: zone, now: now)
         let root = threadID(incident, domain: mail.domain)
         return MailMessage(
-            from: mail.from, to: mail.to, subject: subject(incident, status: status), date: now, zone: zone,
+            from: mail.from,
+            to: mail.to,
+            subject: subject(incident, status: status),
+            date: now,
+            zone: zone,
             messageID: messageID(incident, status: status, domain: mail.domain),
-            inReplyTo: earlier.last ?? root, references: [root] + earlier,
+            inReplyTo: earlier.last ?? root,
+            references: [root] + earlier,
             extraHeaders: [("X-Selfheal-Incident", "\(incident.id)"), ("X-Selfheal-Status", status.rawValue)],
-            text: templates.render("alert.txt", context), html: templates.render("alert.html", context))
+            text: templates.render("alert.txt", context),
+            html: templates.render("alert.html", context)
+        )
     }
 
     static func context(_ incident: ReportIncident, status: AlertStatus, zone: TimeZone, now: Int64) -> [String: Any] {
@@ -95,7 +107,8 @@ public enum AlertMail {
         switch status {
         case .open:
             colour = ReportPalette.open.hex
-            outcome = "Still open after \(ReportFormat.duration(now - incident.openedAt)); self-healing is working on it."
+            outcome =
+                "Still open after \(ReportFormat.duration(now - incident.openedAt)); self-healing is working on it."
         case .resolved:
             colour = ReportPalette.prevented.hex
             outcome = "System recovered automatically in \(ReportFormat.duration(incident.recoveryMs ?? 0))."
@@ -125,6 +138,7 @@ public enum AlertMail {
             "outcome": outcome, "status": symbol, "statusLabel": status.label, "colour": colour,
             "recovery": ReportFormat.duration(incident.recoveryMs),
             "generator": ReportRenderer.generator,
+            "since": Timestamp.formatRFC3339(incident.openedAt),
         ]
     }
 }
@@ -168,8 +182,13 @@ public struct AlertLedger: Sendable {
             else { throw ReportError(.io, "the alert ledger \(path) is damaged at line \(number + 1)") }
             entries.append(
                 Entry(
-                    incidentID: id, openedAt: openedAt, status: status, messageID: String(fields[3]),
-                    sent: fields[4] == "1"))
+                    incidentID: id,
+                    openedAt: openedAt,
+                    status: status,
+                    messageID: String(fields[3]),
+                    sent: fields[4] == "1"
+                )
+            )
         }
         self.entries = entries
     }
@@ -230,7 +249,10 @@ public struct AlertRun: Sendable {
 
     /// Creates a run.
     public init(
-        templates: ReportTemplates, mail: MailSettings, zone: TimeZone, outputDirectory: String,
+        templates: ReportTemplates,
+        mail: MailSettings,
+        zone: TimeZone,
+        outputDirectory: String,
         sendmail: Sendmail? = nil
     ) {
         self.templates = templates
@@ -242,7 +264,11 @@ public struct AlertRun: Sendable {
 
     /// Writes the alerts of `incidents` not in the ledger yet (and sends those not sent yet, with a sendmail);
     /// records each in the ledger as soon as it is done, so a failure half-way loses nothing.
-    public func run(incidents: [ReportIncident], ledger: inout AlertLedger, now: Int64) throws(ReportError)
+    public func run(
+        incidents: [ReportIncident],
+        ledger: inout AlertLedger,
+        now: Int64
+    ) throws(ReportError)
         -> [Output]
     {
         try ReportFiles.makeDirectory(outputDirectory)
@@ -252,18 +278,29 @@ public struct AlertRun: Sendable {
             let previous = ledger.entry(incident, status)
             if let previous, previous.sent || sendmail == nil { continue }
             let message = AlertMail.message(
-                incident, status: status,
+                incident,
+                status: status,
                 earlier: ledger.messageIDs(incident).filter { $0 != previous?.messageID },
-                templates: templates, mail: mail, zone: zone, now: now)
+                templates: templates,
+                mail: mail,
+                zone: zone,
+                now: now
+            )
             let bytes = message.render()
             let path = (outputDirectory as NSString).appendingPathComponent(
-                "selfheal-alert-\(incident.id)-\(status.rawValue).eml")
+                "selfheal-alert-\(incident.id)-\(status.rawValue).eml"
+            )
             try ReportFiles.write(bytes, to: path)
             try sendmail?.send(bytes)
             ledger.record(
                 AlertLedger.Entry(
-                    incidentID: incident.id, openedAt: incident.openedAt, status: status,
-                    messageID: message.messageID, sent: sendmail != nil))
+                    incidentID: incident.id,
+                    openedAt: incident.openedAt,
+                    status: status,
+                    messageID: message.messageID,
+                    sent: sendmail != nil
+                )
+            )
             try ledger.save()
             outputs.append(Output(incidentID: incident.id, status: status, path: path, sent: sendmail != nil))
         }

@@ -31,11 +31,21 @@ public enum ChartRenderer {
         for step in 0...steps {
             let value = top1 * step / steps
             let y = bottom - (bottom - top) * step / steps
-            raster.fill(x: left, y: y, width: right - left, height: step == 0 ? 3 : 2,
-                        step == 0 ? ReportPalette.muted : ReportPalette.grid)
+            raster.fill(
+                x: left,
+                y: y,
+                width: right - left,
+                height: step == 0 ? 3 : 2,
+                step == 0 ? ReportPalette.muted : ReportPalette.grid
+            )
             let label = "\(value)"
-            raster.text(label, x: left - 16 - Raster.textWidth(label, scale: scale), y: y - 15, scale: scale,
-                        ReportPalette.muted)
+            raster.text(
+                label,
+                x: left - 16 - Raster.textWidth(label, scale: scale),
+                y: y - 15,
+                scale: scale,
+                ReportPalette.muted
+            )
         }
         guard !buckets.isEmpty else { return raster }
         let slot = (right - left) / buckets.count

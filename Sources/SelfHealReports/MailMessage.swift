@@ -52,9 +52,18 @@ public struct MailMessage: Sendable {
 
     /// Creates a message.
     public init(
-        from: String, to: [String], subject: String, date: Int64, zone: TimeZone, messageID: String,
-        inReplyTo: String? = nil, references: [String] = [], extraHeaders: [(name: String, value: String)] = [],
-        text: String, html: String, images: [InlineImage] = []
+        from: String,
+        to: [String],
+        subject: String,
+        date: Int64,
+        zone: TimeZone,
+        messageID: String,
+        inReplyTo: String? = nil,
+        references: [String] = [],
+        extraHeaders: [(name: String, value: String)] = [],
+        text: String,
+        html: String,
+        images: [InlineImage] = []
     ) {
         self.from = from
         self.to = to

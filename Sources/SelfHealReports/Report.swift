@@ -46,12 +46,18 @@ public struct Report: Sendable {
                 let thisWeek = now[kind] ?? 0
                 let lastWeek = before[kind] ?? 0
                 return KindTrend(
-                    kind: kind, thisWeek: thisWeek, lastWeek: lastWeek,
-                    trend: Trend.of(thisWeek: thisWeek, lastWeek: lastWeek, days: input.period.days))
+                    kind: kind,
+                    thisWeek: thisWeek,
+                    lastWeek: lastWeek,
+                    trend: Trend.of(thisWeek: thisWeek, lastWeek: lastWeek, days: input.period.days)
+                )
             }
             .sorted { ($0.thisWeek + $0.lastWeek, $1.kind) > ($1.thisWeek + $1.lastWeek, $0.kind) }
             recommendations = Recommendation.derive(
-                figures: input.figures, kinds: input.kinds, days: input.period.days)
+                figures: input.figures,
+                kinds: input.kinds,
+                days: input.period.days
+            )
         } else {
             trends = []
             recommendations = []
@@ -84,16 +90,19 @@ public struct Report: Sendable {
         let actions = figures.actions
         sentences.append(
             "Self-healing acted \(ReportFormat.count(actions)) \(actions == 1 ? "time" : "times") \(period)"
-                + (actions == 0 ? "." : ":"))
+                + (actions == 0 ? "." : ":")
+        )
         if actions > 0 {
             var parts: [String] = []
             parts.append(
                 "\(ReportFormat.count(figures.prevented)) \(figures.prevented == 1 ? "problem was" : "problems were") "
-                    + "prevented before users could notice")
+                    + "prevented before users could notice"
+            )
             parts.append(
                 "\(ReportFormat.count(figures.resolved)) \(figures.resolved == 1 ? "incident" : "incidents") "
                     + "recovered on \(figures.resolved == 1 ? "its" : "their") own"
-                    + (figures.mttrMs.map { ", in \(ReportFormat.duration($0)) on average" } ?? ""))
+                    + (figures.mttrMs.map { ", in \(ReportFormat.duration($0)) on average" } ?? "")
+            )
             sentences[0] += " " + parts.joined(separator: " and ") + "."
         }
         if figures.failed == 0 && figures.open == 0 && attention.isEmpty {
@@ -102,17 +111,20 @@ public struct Report: Sendable {
         if figures.failed > 0 {
             sentences.append(
                 "\(ReportFormat.count(figures.failed)) \(figures.failed == 1 ? "incident" : "incidents") "
-                    + "could not heal and \(figures.failed == 1 ? "needs" : "need") a person.")
+                    + "could not heal and \(figures.failed == 1 ? "needs" : "need") a person."
+            )
         }
         if figures.open > 0 {
             sentences.append(
-                "\(ReportFormat.count(figures.open)) \(figures.open == 1 ? "incident is" : "incidents are") still open.")
+                "\(ReportFormat.count(figures.open)) \(figures.open == 1 ? "incident is" : "incidents are") still open."
+            )
         }
         let earlier = attention.filter { $0.openedAt < input.period.since }.count
         if earlier > 0 {
             sentences.append(
                 "\(earlier) \(earlier == 1 ? "incident" : "incidents") from before this period "
-                    + "\(earlier == 1 ? "is" : "are") still unresolved.")
+                    + "\(earlier == 1 ? "is" : "are") still unresolved."
+            )
         }
         return sentences.joined(separator: " ")
     }
@@ -131,7 +143,10 @@ public struct Report: Sendable {
     }
 
     private static func reason(
-        _ verdict: HealthVerdict, figures: ReportFigures, incidents: [ReportIncident], asOf: Int64
+        _ verdict: HealthVerdict,
+        figures: ReportFigures,
+        incidents: [ReportIncident],
+        asOf: Int64
     ) -> String {
         let target = "\(Int((ReportRules.successTarget * 100).rounded()))%"
         let rate = figures.successRate.map { ReportFormat.percent($0) }
@@ -151,7 +166,9 @@ public struct Report: Sendable {
             if figures.failed > 0 || incidents.contains(where: { $0.state == .failed }) {
                 reasons.append("a failure occurred (since recovered)")
             }
-            if stale > 0 { reasons.append("\(stale) \(stale == 1 ? "incident has" : "incidents have") been open over an hour") }
+            if stale > 0 {
+                reasons.append("\(stale) \(stale == 1 ? "incident has" : "incidents have") been open over an hour")
+            }
             if let value = figures.successRate, value < ReportRules.successTarget {
                 reasons.append("success rate \(rate!) is below the \(target) target")
             }

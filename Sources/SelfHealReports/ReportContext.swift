@@ -57,12 +57,24 @@ enum ReportContext {
             ],
         ]
         let totals: [(String, String, String, String)] = [
-            ("Total self-healing actions", ReportFormat.count(figures.actions), "prevented + incidents", ReportPalette.ink.hex),
-            ("Issues prevented", ReportFormat.count(figures.prevented), "stopped before they happened", ReportPalette.prevented.hex),
-            ("Auto-recoveries", ReportFormat.count(figures.resolved), "incidents that healed themselves", ReportPalette.autoRecovered.hex),
+            (
+                "Total self-healing actions", ReportFormat.count(figures.actions), "prevented + incidents",
+                ReportPalette.ink.hex
+            ),
+            (
+                "Issues prevented", ReportFormat.count(figures.prevented), "stopped before they happened",
+                ReportPalette.prevented.hex
+            ),
+            (
+                "Auto-recoveries", ReportFormat.count(figures.resolved), "incidents that healed themselves",
+                ReportPalette.autoRecovered.hex
+            ),
             ("Failures", ReportFormat.count(figures.failed), "self-healing gave up", ReportPalette.failed.hex),
             ("Still open", ReportFormat.count(figures.open), "not decided yet", ReportPalette.open.hex),
-            ("Success rate", ReportFormat.successRate(figures), "(prevented + recovered) of decided", ReportPalette.ink.hex),
+            (
+                "Success rate", ReportFormat.successRate(figures), "(prevented + recovered) of decided",
+                ReportPalette.ink.hex
+            ),
             ("MTTR", ReportFormat.duration(figures.mttrMs), mttrDetail(figures), ReportPalette.ink.hex),
         ]
         context["totals"] = totals.map { label, value, detail, colour in

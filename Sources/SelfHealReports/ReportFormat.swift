@@ -44,7 +44,9 @@ public enum ReportFormat {
         }
         let seconds = (ms + 500) / 1_000
         if seconds < 60 { return "\(seconds) s" }
-        if seconds < 3_600 { return seconds % 60 == 0 ? "\(seconds / 60) min" : "\(seconds / 60) min \(seconds % 60) s" }
+        if seconds < 3_600 {
+            return seconds % 60 == 0 ? "\(seconds / 60) min" : "\(seconds / 60) min \(seconds % 60) s"
+        }
         let minutes = seconds / 60
         if minutes < 1_440 { return minutes % 60 == 0 ? "\(minutes / 60) h" : "\(minutes / 60) h \(minutes % 60) min" }
         let hours = minutes / 60
@@ -165,12 +167,17 @@ public enum ReportFormat {
             + "\(pad2(parts.hour)):\(pad2(parts.minute)):\(pad2(parts.second))"
     }
 
-    /// How a kind's self-healed share reads: `all auto-recovered`, `2 of 3 auto-recovered`, `all prevented`.
+    /// How a kind's outcome reads: `all auto-recovered`, `all prevented`, `2 auto-recovered, 1 failed`,
+    /// `1 still open`.
     static func healedPhrase(_ count: KindCount) -> String {
         let prevent = EventKind(name: count.kind)?.role == .prevent
         let verb = prevent ? "prevented" : "auto-recovered"
         if count.selfHealed == count.count { return count.count == 1 ? verb : "all \(verb)" }
-        if count.selfHealed == 0 { return "none \(verb)" }
-        return "\(self.count(count.selfHealed)) of \(self.count(count.count)) \(verb)"
+        let open = count.count - count.selfHealed - count.failed
+        var parts: [String] = []
+        if count.selfHealed > 0 { parts.append("\(self.count(count.selfHealed)) \(verb)") }
+        if count.failed > 0 { parts.append("\(self.count(count.failed)) failed") }
+        if open > 0 { parts.append("\(self.count(open)) still open") }
+        return parts.joined(separator: ", ")
     }
 }

@@ -54,7 +54,9 @@ public enum ReportRenderer {
 
     /// Renders every form of a report.
     public static func render(
-        _ report: Report, templates: ReportTemplates, mail: MailSettings
+        _ report: Report,
+        templates: ReportTemplates,
+        mail: MailSettings
     ) throws(ReportError) -> RenderedReport {
         let chart: [UInt8]?
         do {
@@ -66,19 +68,33 @@ public enum ReportRenderer {
         let contentID = "chart.\(stem)@\(mail.domain)"
         let text = templates.render("report.txt", ReportContext.make(report, chartSource: nil, generator: generator))
         let html = templates.render(
-            "report.html", ReportContext.make(report, chartSource: chart.map { _ in "\(stem).png" }, generator: generator))
+            "report.html",
+            ReportContext.make(report, chartSource: chart.map { _ in "\(stem).png" }, generator: generator)
+        )
         let mailHTML = templates.render(
             "report.html",
-            ReportContext.make(report, chartSource: chart.map { _ in "cid:\(contentID)" }, generator: generator))
+            ReportContext.make(report, chartSource: chart.map { _ in "cid:\(contentID)" }, generator: generator)
+        )
         let message = MailMessage(
-            from: mail.from, to: mail.to, subject: report.subject, date: report.input.generatedAt,
+            from: mail.from,
+            to: mail.to,
+            subject: report.subject,
+            date: report.input.generatedAt,
             zone: report.input.period.zone,
             messageID: "\(stem).\(report.input.generatedAt)@\(mail.domain)",
             extraHeaders: [("X-Selfheal-Report", stem)],
-            text: text, html: mailHTML,
-            images: chart.map { [InlineImage(contentID: contentID, filename: "\(stem).png", data: $0)] } ?? [])
+            text: text,
+            html: mailHTML,
+            images: chart.map { [InlineImage(contentID: contentID, filename: "\(stem).png", data: $0)] } ?? []
+        )
         return RenderedReport(
-            fileStem: stem, text: text, html: html, json: json(report), eml: message.render(), chart: chart)
+            fileStem: stem,
+            text: text,
+            html: html,
+            json: json(report),
+            eml: message.render(),
+            chart: chart
+        )
     }
 
     /// The report's JSON: the figures under `totals` with the definitions of `selfheal stats`, and the rest.
@@ -115,44 +131,64 @@ public enum ReportRenderer {
         verdict.string("reason", report.verdictReason)
         json.raw("verdict", verdict.finish())
         json.string("summary", report.summary)
-        json.raw("top_issues", JSONText.array(report.topIssues.map { count in
-            var item = JSONText()
-            item.string("kind", count.kind)
-            item.number("count", count.count)
-            item.number("self_healed", count.selfHealed)
-            item.number("failed", count.failed)
-            return item.finish()
-        }))
+        json.raw(
+            "top_issues",
+            JSONText.array(
+                report.topIssues.map { count in
+                    var item = JSONText()
+                    item.string("kind", count.kind)
+                    item.number("count", count.count)
+                    item.number("self_healed", count.selfHealed)
+                    item.number("failed", count.failed)
+                    return item.finish()
+                }
+            )
+        )
         json.raw("attention", JSONText.array(report.attention.map(incidentJSON)))
         var chart = JSONText()
         chart.string("unit", report.kind == .daily ? "hour" : "day")
-        chart.raw("buckets", JSONText.array(report.input.buckets.map { bucket in
-            var item = JSONText()
-            item.string("start", Timestamp.formatRFC3339(bucket.start))
-            item.number("prevented", bucket.prevented)
-            item.number("auto_recovered", bucket.autoRecovered)
-            item.number("failed", bucket.failed)
-            item.number("open", bucket.open)
-            return item.finish()
-        }))
+        chart.raw(
+            "buckets",
+            JSONText.array(
+                report.input.buckets.map { bucket in
+                    var item = JSONText()
+                    item.string("start", Timestamp.formatRFC3339(bucket.start))
+                    item.number("prevented", bucket.prevented)
+                    item.number("auto_recovered", bucket.autoRecovered)
+                    item.number("failed", bucket.failed)
+                    item.number("open", bucket.open)
+                    return item.finish()
+                }
+            )
+        )
         json.raw("chart", chart.finish())
         if report.kind == .weekly {
-            json.raw("trends", JSONText.array(report.trends.map { trend in
-                var item = JSONText()
-                item.string("kind", trend.kind)
-                item.number("last_week", trend.lastWeek)
-                item.number("this_week", trend.thisWeek)
-                item.number("last_week_per_day", Double(trend.lastWeek) / Double(period.days))
-                item.number("this_week_per_day", Double(trend.thisWeek) / Double(period.days))
-                item.string("trend", trend.trend.word)
-                return item.finish()
-            }))
-            json.raw("recommendations", JSONText.array(report.recommendations.map { recommendation in
-                var item = JSONText()
-                item.string("rule", recommendation.rule.rawValue)
-                item.string("text", recommendation.text)
-                return item.finish()
-            }))
+            json.raw(
+                "trends",
+                JSONText.array(
+                    report.trends.map { trend in
+                        var item = JSONText()
+                        item.string("kind", trend.kind)
+                        item.number("last_week", trend.lastWeek)
+                        item.number("this_week", trend.thisWeek)
+                        item.number("last_week_per_day", Double(trend.lastWeek) / Double(period.days))
+                        item.number("this_week_per_day", Double(trend.thisWeek) / Double(period.days))
+                        item.string("trend", trend.trend.word)
+                        return item.finish()
+                    }
+                )
+            )
+            json.raw(
+                "recommendations",
+                JSONText.array(
+                    report.recommendations.map { recommendation in
+                        var item = JSONText()
+                        item.string("rule", recommendation.rule.rawValue)
+                        item.string("text", recommendation.text)
+                        return item.finish()
+                    }
+                )
+            )
         }
         return json.finish()
     }

@@ -41,7 +41,10 @@ public struct ReportTemplates: Sendable {
             do {
                 templates[name] = try MustacheTemplate(string: text)
             } catch {
-                throw ReportError(.template, "template \(source == "built-in" ? name : source) does not parse: \(error)")
+                throw ReportError(
+                    .template,
+                    "template \(source == "built-in" ? name : source) does not parse: \(error)"
+                )
             }
             sources[name] = source
         }

@@ -151,10 +151,12 @@ public struct Recommendation: Sendable, Equatable {
             result.append(
                 Recommendation(
                     rule: .invalidTransitions,
-                    text: "\(ReportFormat.count(blocked)) invalid status \(blocked == 1 ? "transition was" : "transitions were") "
+                    text:
+                        "\(ReportFormat.count(blocked)) invalid status \(blocked == 1 ? "transition was" : "transitions were") "
                         + "blocked: data stayed intact, but code tried \(blocked == 1 ? "it" : "them"). Review the code that "
                         + "changes those statuses."
-                ))
+                )
+            )
         }
         let batching = figures.preventedByKind["timeout.prevented"] ?? 0
         if days > 0, Double(batching) / Double(days) >= ReportRules.frequentBatchingPerDay {
@@ -164,7 +166,8 @@ public struct Recommendation: Sendable, Equatable {
                     text: "Auto-batching prevented \(ReportFormat.count(batching)) timeouts "
                         + "(\(ReportFormat.perDay(batching, days: days)) per day): raise the batch size "
                         + "or move the job to the background."
-                ))
+                )
+            )
         }
         let poolDays = max(byKind["pool.warning"]?.daysSeen ?? 0, byKind["pool.critical"]?.daysSeen ?? 0)
         if days > 0, Double(poolDays) >= ReportRules.chronicPoolShare * Double(days) {
@@ -173,7 +176,8 @@ public struct Recommendation: Sendable, Equatable {
                     rule: .chronicPoolWarnings,
                     text: "The connection pool ran hot on \(days == 1 ? "the day" : "every day"): look at the queries "
                         + "that hold connections longest, or raise the pool size."
-                ))
+                )
+            )
         }
         if figures.failed > 0 {
             result.append(
@@ -181,7 +185,8 @@ public struct Recommendation: Sendable, Equatable {
                     rule: .failures,
                     text: "\(ReportFormat.count(figures.failed)) \(figures.failed == 1 ? "incident" : "incidents") "
                         + "failed to heal: look at \(figures.failed == 1 ? "it" : "them") below and fix the cause."
-                ))
+                )
+            )
         }
         if let rate = figures.successRate, rate < ReportRules.successTarget {
             result.append(
@@ -189,11 +194,13 @@ public struct Recommendation: Sendable, Equatable {
                     rule: .belowTarget,
                     text: "The success rate \(ReportFormat.percent(rate)) is below the "
                         + "\(Int((ReportRules.successTarget * 100).rounded()))% target: see which kinds failed."
-                ))
+                )
+            )
         }
         if result.isEmpty {
             result.append(
-                Recommendation(rule: .allClear, text: "No action needed: self-healing handled everything."))
+                Recommendation(rule: .allClear, text: "No action needed: self-healing handled everything.")
+            )
         }
         return result
     }

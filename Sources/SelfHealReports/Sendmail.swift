@@ -10,7 +10,10 @@ public struct Sendmail: Sendable {
     static let fallbackDirectories = ["/usr/sbin", "/usr/lib", "/usr/bin", "/sbin"]
 
     /// A sendmail program: a path, or a name looked up in `PATH`, `/usr/sbin`, `/usr/lib`.
-    public init(program: String = "sendmail", environment: [String: String] = ProcessInfo.processInfo.environment)
+    public init(
+        program: String = "sendmail",
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    )
         throws(ReportError)
     {
         if program.contains("/") {
@@ -32,7 +35,8 @@ public struct Sendmail: Sendable {
         throw ReportError(
             .sendmail,
             "cannot find \(program) in PATH or \(Self.fallbackDirectories.joined(separator: ", ")): "
-                + "install a mail transfer agent or pass --sendmail PATH")
+                + "install a mail transfer agent or pass --sendmail PATH"
+        )
     }
 
     /// Sends one message; an exit status other than 0 is an error naming the program, the status and its stderr.

@@ -56,6 +56,17 @@ public enum Daemon {
     /// A socket file that still answers belongs to a live daemon (of another data directory): never steal it.
     /// One that does not answer was left by a dead daemon and is replaced.
     static func refuseLiveSocket(_ path: String) throws(ServerError) {
+        let limit = MemoryLayout.size(ofValue: sockaddr_un().sun_path) - 1
+        guard path.utf8.count <= limit else {
+            throw ServerError("socket path is longer than \(limit) bytes: \(path); choose a shorter --socket")
+        }
+        let parent = (path as NSString).deletingLastPathComponent
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: parent.isEmpty ? "." : parent, isDirectory: &isDirectory),
+            isDirectory.boolValue
+        else {
+            throw ServerError("cannot listen on \(path): the directory \(parent) does not exist")
+        }
         var info = stat()
         guard lstat(path, &info) == 0 else { return }
         guard (info.st_mode & S_IFMT) == S_IFSOCK else {

@@ -67,25 +67,30 @@ struct IngestServer: Service {
     func run() async throws {
         let registry = registry
         let now: @Sendable () -> Int64 = { Clock.nowMillis() }
-        let serverChannel = try await ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 256)
-            .childChannelOption(.allowRemoteHalfClosure, value: true)
-            .childChannelOption(
-                .recvAllocator,
-                value: AdaptiveRecvByteBufferAllocator(minimum: 4_096, initial: 65_536, maximum: 262_144)
-            )
-            .bind(unixDomainSocketPath: configuration.socketPath, cleanupExistingSocketFile: true) { channel in
-                Self.peerCredentials(of: channel).flatMapThrowing { peer in
-                    try channel.pipeline.syncOperations.addHandler(
-                        LineFramer(now: now, shuttingDown: { registry.isStopping })
-                    )
-                    let asyncChannel = try NIOAsyncChannel<IngestChunk, ByteBuffer>(
-                        wrappingChannelSynchronously: channel
-                    )
-                    registry.add(channel)
-                    return Connection(channel: asyncChannel, peer: peer)
+        let serverChannel: NIOAsyncChannel<Connection, Never>
+        do {
+            serverChannel = try await ServerBootstrap(group: group)
+                .serverChannelOption(.backlog, value: 256)
+                .childChannelOption(.allowRemoteHalfClosure, value: true)
+                .childChannelOption(
+                    .recvAllocator,
+                    value: AdaptiveRecvByteBufferAllocator(minimum: 4_096, initial: 65_536, maximum: 262_144)
+                )
+                .bind(unixDomainSocketPath: configuration.socketPath, cleanupExistingSocketFile: true) { channel in
+                    Self.peerCredentials(of: channel).flatMapThrowing { peer in
+                        try channel.pipeline.syncOperations.addHandler(
+                            LineFramer(now: now, shuttingDown: { registry.isStopping })
+                        )
+                        let asyncChannel = try NIOAsyncChannel<IngestChunk, ByteBuffer>(
+                            wrappingChannelSynchronously: channel
+                        )
+                        registry.add(channel)
+                        return Connection(channel: asyncChannel, peer: peer)
+                    }
                 }
-            }
+        } catch {
+            throw ServerError("cannot listen on \(configuration.socketPath): \(error)")
+        }
         guard chmod(configuration.socketPath, mode_t(configuration.socketMode)) == 0 else {
             serverChannel.channel.close(promise: nil)
             throw ServerError(

@@ -135,7 +135,9 @@ final class LineFramer: ChannelInboundHandler {
             case .control(let request): items.append(.control(request))
             }
         } catch {
-            items.append(.reject(line: lineNumber, error: error.message, raw: Array(line.prefix(WireLimits.maximumLineBytes))))
+            items.append(
+                .reject(line: lineNumber, error: error.message, raw: Array(line.prefix(WireLimits.maximumLineBytes)))
+            )
         }
     }
 

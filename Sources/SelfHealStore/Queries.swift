@@ -55,7 +55,9 @@ extension EventStore {
         let seq: Int64 = row[0]
         let kindName: String = row[5]
         let levelName: String = row[6]
-        guard let kind = EventKind(name: kindName) else { throw StoreError("event \(seq) has unknown kind \(kindName)") }
+        guard let kind = EventKind(name: kindName) else {
+            throw StoreError("event \(seq) has unknown kind \(kindName)")
+        }
         guard let level = EventLevel(name: levelName) else {
             throw StoreError("event \(seq) has unknown level \(levelName)")
         }

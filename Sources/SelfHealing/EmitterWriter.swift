@@ -101,8 +101,10 @@ struct EmitterWriter {
             let (lines, bytes) = spill.peek(maxLines: max(1, configuration.maxBatch))
             if lines.isEmpty { return }
             guard send(lines) else { return }
-            spill.removeFirst(bytes: bytes)
+            // Counted before the lines leave the file: an empty spill file tells `waitUntilDelivered` the replay
+            // is over, so the statistics must already say so.
             emitter.update { $0.replayed += lines.count }
+            spill.removeFirst(bytes: bytes)
         }
     }
 }

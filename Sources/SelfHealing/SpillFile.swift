@@ -1,3 +1,4 @@
+import Foundation
 import SelfHealEvents
 import Synchronization
 
@@ -12,10 +13,18 @@ import Darwin
 /// Lines keep their event ids, so a line replayed twice (the daemon stored it, but the confirmation was lost) is
 /// counted by the daemon as a duplicate, not stored again. When the file is at `maxBytes`, further lines are
 /// dropped and counted. A torn last line (the process died mid-write) is cut off when the file is opened.
+///
+/// Replayed lines are not cut out of the file one batch at a time (that would rewrite the rest of the file for
+/// every batch): a head offset, kept in `PATH.head`, says where the unconfirmed lines start. The file is
+/// emptied when the head reaches its end, and compacted only when an append needs the room. The head is always
+/// written before the file changes, so a crash can make lines replay twice (deduplicated by id), never skip one.
 public final class SpillFile: Sendable {
     private struct State {
         var descriptor: Int32
+        /// Bytes in the file, confirmed ones included.
         var size: Int
+        /// Where the unconfirmed lines start.
+        var head: Int
         var dropped = 0
     }
 
@@ -39,15 +48,18 @@ public final class SpillFile: Sendable {
         }
         var size = Int(lseek(descriptor, 0, SEEK_END))
         size = SpillFile.cutTornTail(descriptor, size: size)
-        state = Mutex(State(descriptor: descriptor, size: size))
+        var head = SpillFile.readHead(path + ".head")
+        // A head past the end, or not at a line start, cannot be trusted: replay everything (ids deduplicate).
+        if head > size || (head > 0 && !SpillFile.isLineStart(descriptor, head)) { head = 0 }
+        state = Mutex(State(descriptor: descriptor, size: size, head: head))
     }
 
     deinit {
         state.withLock { _ = close($0.descriptor) }
     }
 
-    /// Bytes in the file.
-    public var byteCount: Int { state.withLock { $0.size } }
+    /// Bytes of unconfirmed lines in the file.
+    public var byteCount: Int { state.withLock { $0.size - $0.head } }
     /// Whether the file holds no line.
     public var isEmpty: Bool { byteCount == 0 }
     /// Lines dropped because the file was full, since it was opened.
@@ -65,6 +77,8 @@ public final class SpillFile: Sendable {
     }
 
     private func append(_ lines: [String], to state: inout State) -> Int {
+        let needed = lines.reduce(0) { $0 + $1.utf8.count + 1 }
+        if state.head > 0 && state.size + needed > maxBytes { compact(&state) }
         var buffer: [UInt8] = []
         var written = 0
         for line in lines {
@@ -96,8 +110,8 @@ public final class SpillFile: Sendable {
             var consumed = 0
             var chunk = [UInt8](repeating: 0, count: 64 * 1024 + 2)
             var pending: [UInt8] = []
-            while lines.count < maxLines, consumed + pending.count < state.size {
-                let offset = consumed + pending.count
+            while lines.count < maxLines, state.head + consumed + pending.count < state.size {
+                let offset = state.head + consumed + pending.count
                 let count = chunk.withUnsafeMutableBytes {
                     pread(state.descriptor, $0.baseAddress, min($0.count, state.size - offset), off_t(offset))
                 }
@@ -113,29 +127,70 @@ public final class SpillFile: Sendable {
         }
     }
 
-    /// Removes the first `bytes` bytes (whole lines returned by ``peek(maxLines:)``), keeping the rest in order.
+    /// Marks the first `bytes` bytes (whole lines returned by ``peek(maxLines:)``) as confirmed: they are not
+    /// replayed again. Empties the file once every line is confirmed.
     public func removeFirst(bytes: Int) {
         state.withLock { state in
-            let bytes = min(max(0, bytes), state.size)
+            let bytes = min(max(0, bytes), state.size - state.head)
             guard bytes > 0 else { return }
-            var rest = [UInt8](repeating: 0, count: state.size - bytes)
-            let count = rest.withUnsafeMutableBytes {
-                pread(state.descriptor, $0.baseAddress, $0.count, off_t(bytes))
+            state.head += bytes
+            if state.head >= state.size {
+                SpillFile.writeHead(path + ".head", 0)
+                _ = ftruncate(state.descriptor, 0)
+                state.size = 0
+                state.head = 0
+            } else {
+                SpillFile.writeHead(path + ".head", state.head)
             }
-            guard count == rest.count else { return }
-            // Written beside and renamed over, so a crash leaves either the old file or the new one.
-            let temporary = path + ".tmp"
-            let descriptor = open(temporary, O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0o600)
-            guard descriptor >= 0 else { return }
-            guard SpillFile.writeAll(descriptor, rest), fsync(descriptor) == 0, rename(temporary, path) == 0 else {
-                close(descriptor)
-                unlink(temporary)
-                return
-            }
-            close(state.descriptor)
-            state.descriptor = descriptor
-            state.size = rest.count
         }
+    }
+
+    /// Rewrites the unconfirmed lines into a fresh file, dropping the confirmed ones before the head.
+    private func compact(_ state: inout State) {
+        var rest = [UInt8](repeating: 0, count: state.size - state.head)
+        let count = rest.withUnsafeMutableBytes {
+            pread(state.descriptor, $0.baseAddress, $0.count, off_t(state.head))
+        }
+        guard count == rest.count else { return }
+        // Written beside and renamed over, so a crash leaves either the old file or the new one; the head is
+        // reset first, so the worst a crash does is replay confirmed lines (deduplicated by id).
+        let temporary = path + ".tmp"
+        let descriptor = open(temporary, O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { return }
+        guard SpillFile.writeAll(descriptor, rest), fsync(descriptor) == 0 else {
+            close(descriptor)
+            unlink(temporary)
+            return
+        }
+        SpillFile.writeHead(path + ".head", 0)
+        guard rename(temporary, path) == 0 else {
+            close(descriptor)
+            unlink(temporary)
+            SpillFile.writeHead(path + ".head", state.head)
+            return
+        }
+        close(state.descriptor)
+        state.descriptor = descriptor
+        state.size = rest.count
+        state.head = 0
+    }
+
+    private static func readHead(_ path: String) -> Int {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return 0 }
+        return Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+    }
+
+    private static func writeHead(_ path: String, _ head: Int) {
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { return }
+        _ = writeAll(descriptor, Array("\(head)\n".utf8))
+        close(descriptor)
+    }
+
+    /// Whether `offset` is the start of a line (the byte before it is a line end).
+    private static func isLineStart(_ descriptor: Int32, _ offset: Int) -> Bool {
+        var byte: UInt8 = 0
+        return pread(descriptor, &byte, 1, off_t(offset - 1)) == 1 && byte == 0x0A
     }
 
     private static func writeAll(_ descriptor: Int32, _ bytes: [UInt8]) -> Bool {

@@ -24,18 +24,31 @@ enum IngestBenchmark {
             .compactMap { Durability(rawValue: String($0)) }
         let lines = makeLines(total)
         let averageBytes = lines.reduce(0) { $0 + $1.count } / lines.count
-        say("ingest: \(Bench.grouped(Double(total))) events of \(averageBytes) bytes on average, sync every "
-            + "\(syncEvery), median of \(runs) runs")
-        say("durability  path                      events/s    of ceiling")
+        say(
+            "ingest: \(Bench.grouped(Double(total))) events of \(averageBytes) bytes on average, sync every "
+                + "\(syncEvery), median of \(runs) runs"
+        )
+        say("durability  path                              events/s    of ceiling")
         for durability in durabilities {
             let ceiling = Bench.median(try await (0..<runs).asyncMap { _ in try await ceilingRate(lines, durability) })
             say(row(durability, "ceiling (store, batches)", ceiling, nil))
             for clients in clientCounts {
-                let rates = try await (0..<runs).asyncMap { _ in
-                    try await socketRate(lines, durability: durability, clients: clients, syncEvery: syncEvery)
+                for projections in [false, true] {
+                    let rates = try await (0..<runs).asyncMap { _ in
+                        try await socketRate(
+                            lines,
+                            durability: durability,
+                            clients: clients,
+                            syncEvery: syncEvery,
+                            projections: projections
+                        )
+                    }
+                    let rate = Bench.median(rates)
+                    let path =
+                        "socket, \(clients) client\(clients == 1 ? "" : "s")"
+                        + (projections ? ", projections" : ", log only")
+                    say(row(durability, path, rate, rate / ceiling))
                 }
-                let rate = Bench.median(rates)
-                say(row(durability, "socket, \(clients) client\(clients == 1 ? "" : "s")", rate, rate / ceiling))
             }
         }
     }
@@ -43,7 +56,7 @@ enum IngestBenchmark {
     static func row(_ durability: Durability, _ path: String, _ rate: Double, _ ratio: Double?) -> String {
         let ratioText: String = ratio.map { String(format: "%.0f%%", $0 * 100) } ?? ""
         let first: String = durability.rawValue.padded(12)
-        let second: String = path.padded(26)
+        let second: String = path.padded(34)
         let third: String = Bench.grouped(rate).padded(12)
         return first + second + third + ratioText
     }
@@ -57,7 +70,8 @@ enum IngestBenchmark {
             let kind = kinds[index % kinds.count]
             let component = components[index % components.count]
             let ts = Timestamp.formatRFC3339(base + Int64(index) * 7)
-            let line = #"{"service":"portal-web","kind":"\#(kind)","component":"\#(component)","ts":"\#(ts)","#
+            let line =
+                #"{"service":"portal-web","kind":"\#(kind)","component":"\#(component)","ts":"\#(ts)","#
                 + #""message":"Connection pool at 85% (17/20), queueing new requests","incident":"inc-\#(index / 50)","#
                 + #""id":"evt-\#(index)","attrs":{"used":17,"max":20,"wait_ms":\#(index % 400),"endpoint":"/api/dash"}}"#
             return Array(line.utf8) + [0x0A]
@@ -84,15 +98,21 @@ enum IngestBenchmark {
         return Double(events.count) / seconds
     }
 
-    static func socketRate(_ lines: [[UInt8]], durability: Durability, clients: Int, syncEvery: Int) async throws
-        -> Double
-    {
+    static func socketRate(
+        _ lines: [[UInt8]],
+        durability: Durability,
+        clients: Int,
+        syncEvery: Int,
+        projections: Bool
+    ) async throws -> Double {
         let directory = try Bench.temporaryDirectory("socket")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         var logger = Logger(label: "bench")
-        logger.logLevel = .warning
+        logger.logLevel = .error
         let configuration = ServerConfiguration(dataDirectory: directory, durability: durability)
-        let daemon = Task { try await Daemon.run(configuration, logger: logger) }
+        let daemon = Task {
+            try await Daemon.run(configuration, projections: projections ? [IncidentProjection()] : [], logger: logger)
+        }
         defer { daemon.cancel() }
         try waitForSocket(configuration.socketPath)
         let share = lines.count / clients

@@ -5,7 +5,8 @@ import Foundation
 // Each benchmark prints a table of medians; see the README for the figures we measured.
 
 let benchmarks: [String: ([String]) async throws -> Void] = [
-    "ingest": IngestBenchmark.run
+    "ingest": IngestBenchmark.run,
+    "projections": ProjectionBenchmark.run,
 ]
 
 let arguments = Array(CommandLine.arguments.dropFirst())

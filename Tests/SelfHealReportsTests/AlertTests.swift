@@ -10,8 +10,12 @@ struct AlertTests {
 
     func run(_ directory: TemporaryDirectory, sendmail: Sendmail? = nil) -> AlertRun {
         AlertRun(
-            templates: templates, mail: Fixtures.mail, zone: Fixtures.paris, outputDirectory: directory.path + "/out",
-            sendmail: sendmail)
+            templates: templates,
+            mail: Fixtures.mail,
+            zone: Fixtures.paris,
+            outputDirectory: directory.path + "/out",
+            sendmail: sendmail
+        )
     }
 
     @Test func subjectsSayWhatHappened() {
@@ -22,10 +26,12 @@ struct AlertTests {
         #expect(AlertStatus.of(incidents[0]) == .open)
         #expect(
             AlertMail.subject(incidents[1], status: .resolved)
-                == "[AUTO-RESOLVED] Connection pool warning on db-pool - System Self-Healed")
+                == "[AUTO-RESOLVED] Connection pool warning on db-pool - System Self-Healed"
+        )
         #expect(
             AlertMail.subject(incidents[4], status: .failed)
-                == "[FAILURE] Invalid response on openai - Manual Intervention Required")
+                == "[FAILURE] Invalid response on openai - Manual Intervention Required"
+        )
         #expect(AlertMail.subject(incidents[0], status: .open).hasPrefix("[OPEN] Failed health check on health"))
     }
 
@@ -36,12 +42,20 @@ struct AlertTests {
         var critical = Fixtures.dayIncidents[1]
         critical.state = .open
         critical.resolvedAt = nil
-        let first = try run(directory).run(incidents: Fixtures.dayIncidents.filter { $0.id != 2 } + [critical], ledger: &ledger, now: Fixtures.generatedAt)
+        let first = try run(directory).run(
+            incidents: Fixtures.dayIncidents.filter { $0.id != 2 } + [critical],
+            ledger: &ledger,
+            now: Fixtures.generatedAt
+        )
         #expect(first.map(\.status).sorted { $0.rawValue < $1.rawValue } == [.failed, .open, .open])
         // The same range again: nothing new, even with a fresh ledger read from disk.
         var reread = try AlertLedger(path: ledgerPath)
         #expect(reread.entries.count == 3)
-        let again = try run(directory).run(incidents: Fixtures.dayIncidents.filter { $0.id != 2 } + [critical], ledger: &reread, now: Fixtures.generatedAt)
+        let again = try run(directory).run(
+            incidents: Fixtures.dayIncidents.filter { $0.id != 2 } + [critical],
+            ledger: &reread,
+            now: Fixtures.generatedAt
+        )
         #expect(again.isEmpty)
         // The incident fails later: a new message, in the same thread as its OPEN one.
         critical.state = .failed
@@ -51,14 +65,17 @@ struct AlertTests {
         var parser = StrictMIMEParser()
         let failure = parser.parse(Array(try Data(contentsOf: URL(fileURLWithPath: later[0].path))))
         let open = parser.parse(
-            Array(try Data(contentsOf: URL(fileURLWithPath: directory.path + "/out/selfheal-alert-2-open.eml"))))
+            Array(try Data(contentsOf: URL(fileURLWithPath: directory.path + "/out/selfheal-alert-2-open.eml")))
+        )
         #expect(parser.defects.isEmpty, "\(parser.defects)")
         let thread = "<selfheal-incident-2.\(critical.openedAt)@example.com>"
         #expect(open.header("References") == thread)
         #expect(failure.header("References") == "\(thread) \(open.header("Message-ID")!)")
         #expect(failure.header("In-Reply-To") == open.header("Message-ID"))
         #expect(failure.header("Auto-Submitted") == "auto-generated")
-        #expect(failure.header("Subject") == "[FAILURE] Connection pool warning on db-pool - Manual Intervention Required")
+        #expect(
+            failure.header("Subject") == "[FAILURE] Connection pool warning on db-pool - Manual Intervention Required"
+        )
         #expect(failure.children.map(\.mediaType) == ["text/plain", "text/html"])
         #expect(failure.children[0].text.contains("Circuit breaker opened"))
     }
@@ -85,21 +102,35 @@ struct AlertTests {
         var ledger = try AlertLedger(path: directory.path + "/alerts-sent.tsv")
         // Written first without --send, then sent: each message goes to sendmail exactly once.
         _ = try run(directory).run(incidents: Fixtures.dayIncidents, ledger: &ledger, now: Fixtures.generatedAt)
-        let sent = try run(directory, sendmail: sendmail).run(incidents: Fixtures.dayIncidents, ledger: &ledger, now: Fixtures.generatedAt)
+        let sent = try run(directory, sendmail: sendmail).run(
+            incidents: Fixtures.dayIncidents,
+            ledger: &ledger,
+            now: Fixtures.generatedAt
+        )
         #expect(sent.count == 3 && sent.allSatisfy(\.sent))
-        let again = try run(directory, sendmail: sendmail).run(incidents: Fixtures.dayIncidents, ledger: &ledger, now: Fixtures.generatedAt)
+        let again = try run(directory, sendmail: sendmail).run(
+            incidents: Fixtures.dayIncidents,
+            ledger: &ledger,
+            now: Fixtures.generatedAt
+        )
         #expect(again.isEmpty)
         let args = try String(contentsOfFile: directory.path + "/args", encoding: .utf8)
         #expect(args == String(repeating: "-t -oi\n", count: 3))
         let input = try Data(contentsOf: URL(fileURLWithPath: directory.path + "/stdin"))
         #expect(input.count > 3_000)
-        #expect(String(decoding: input, as: UTF8.self).components(separatedBy: "Auto-Submitted: auto-generated").count == 4)
+        #expect(
+            String(decoding: input, as: UTF8.self).components(separatedBy: "Auto-Submitted: auto-generated").count == 4
+        )
     }
 
     @Test func aFailingSendmailIsAClearError() throws {
         let directory = try TemporaryDirectory()
         let sendmail = try Sendmail(program: try fakeSendmail(in: directory, status: 1))
-        let report = try ReportRenderer.render(Report.daily(Fixtures.dayInput), templates: templates, mail: Fixtures.mail)
+        let report = try ReportRenderer.render(
+            Report.daily(Fixtures.dayInput),
+            templates: templates,
+            mail: Fixtures.mail
+        )
         #expect {
             try sendmail.send(report.eml)
         } throws: { error in

@@ -8,7 +8,10 @@ import Testing
 struct MailTests {
     @Test func reportMessageParsesBackWithoutDefects() throws {
         let output = try ReportRenderer.render(
-            Report.daily(Fixtures.dayInput), templates: try ReportTemplates.builtIn(), mail: Fixtures.mail)
+            Report.daily(Fixtures.dayInput),
+            templates: try ReportTemplates.builtIn(),
+            mail: Fixtures.mail
+        )
         var parser = StrictMIMEParser()
         let message = parser.parse(output.eml)
         #expect(parser.defects.isEmpty, "\(parser.defects.prefix(5))")
@@ -41,10 +44,14 @@ struct MailTests {
 
     @Test func htmlIsMailClientSafe() throws {
         let output = try ReportRenderer.render(
-            Report.weekly(Fixtures.weekInput), templates: try ReportTemplates.builtIn(), mail: Fixtures.mail)
+            Report.weekly(Fixtures.weekInput),
+            templates: try ReportTemplates.builtIn(),
+            mail: Fixtures.mail
+        )
         var parser = StrictMIMEParser()
         let html = parser.parse(output.eml).leaves.first { $0.mediaType == "text/html" }!.text
-        for forbidden in ["<style", "<link", "<script", "<svg", "data:", "http://", "https://", "class=", "<div class"] {
+        for forbidden in ["<style", "<link", "<script", "<svg", "data:", "http://", "https://", "class=", "<div class"]
+        {
             #expect(!html.lowercased().contains(forbidden), "HTML contains \(forbidden)")
         }
         // Every cell sets its background and its text colour.
@@ -65,8 +72,15 @@ struct MailTests {
         #expect(lines.last == "trailing =09")
         var parser = StrictMIMEParser()
         let message = MailMessage(
-            from: "a@b", to: ["c@d"], subject: "x", date: 0, zone: .gmt, messageID: "m@b",
-            text: long + "\n.dot\nFrom here\ntrailing \t", html: "<p>\(long)</p>")
+            from: "a@b",
+            to: ["c@d"],
+            subject: "x",
+            date: 0,
+            zone: .gmt,
+            messageID: "m@b",
+            text: long + "\n.dot\nFrom here\ntrailing \t",
+            html: "<p>\(long)</p>"
+        )
         let parsed = parser.parse(message.render())
         #expect(parser.defects.isEmpty, "\(parser.defects)")
         #expect(parsed.children[0].text == long + "\r\n.dot\r\nFrom here\r\ntrailing \t")
@@ -81,8 +95,15 @@ struct MailTests {
         var parser = StrictMIMEParser()
         #expect(parser.decodeHeader(encoded) == subject)
         let message = MailMessage(
-            from: "Équipe Ops <ops@example.com>", to: ["\"Doe, Jane\" <jane@example.com>"], subject: subject, date: 0,
-            zone: .gmt, messageID: "m@b", text: "x", html: "y")
+            from: "Équipe Ops <ops@example.com>",
+            to: ["\"Doe, Jane\" <jane@example.com>"],
+            subject: subject,
+            date: 0,
+            zone: .gmt,
+            messageID: "m@b",
+            text: "x",
+            html: "y"
+        )
         let parsed = parser.parse(message.render())
         #expect(parser.defects.isEmpty, "\(parser.defects)")
         #expect(parser.decodeHeader(parsed.header("Subject")!) == subject)
@@ -96,8 +117,10 @@ struct MailTests {
     @Test func rfc5322Dates() {
         #expect(ReportFormat.rfc5322(0, zone: .gmt) == "Thu, 1 Jan 1970 00:00:00 +0000")
         let newYork = TimeZone(identifier: "America/New_York")!
-        #expect(ReportFormat.rfc5322(Timestamp.parseRFC3339("2025-11-25T14:05:07Z")!, zone: newYork)
-            == "Tue, 25 Nov 2025 09:05:07 -0500")
+        #expect(
+            ReportFormat.rfc5322(Timestamp.parseRFC3339("2025-11-25T14:05:07Z")!, zone: newYork)
+                == "Tue, 25 Nov 2025 09:05:07 -0500"
+        )
         let kolkata = TimeZone(identifier: "Asia/Kolkata")!
         #expect(ReportFormat.rfc5322(0, zone: kolkata) == "Thu, 1 Jan 1970 05:30:00 +0530")
     }

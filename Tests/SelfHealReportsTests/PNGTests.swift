@@ -24,7 +24,12 @@ struct PNGTests {
             try #require(offset + 12 + length <= png.count)
             let typeAndData = Array(png[(offset + 4)..<(offset + 8 + length)])
             #expect(u32(offset + 8 + length) == CRC32.checksum(typeAndData), "CRC of chunk at \(offset)")
-            chunks.append(Chunk(type: String(decoding: typeAndData.prefix(4), as: UTF8.self), data: Array(typeAndData.dropFirst(4))))
+            chunks.append(
+                Chunk(
+                    type: String(decoding: typeAndData.prefix(4), as: UTF8.self),
+                    data: Array(typeAndData.dropFirst(4))
+                )
+            )
             offset += 12 + length
         }
         return chunks
@@ -63,7 +68,11 @@ struct PNGTests {
         let chunks = try Self.chunks(try PNGEncoder.encode(raster))
         var compressed = ByteBuffer(bytes: chunks[1].data)
         let inflated = try compressed.decompress(with: .zlib(), allocator: ByteBufferAllocator())
-        #expect(Array(inflated.readableBytesView) == [0, 1, 2, 3, 1, 2, 3, 1, 2, 3, 0, 1, 2, 3, 250, 251, 252, 250, 251, 252])
+        #expect(
+            Array(inflated.readableBytesView) == [
+                0, 1, 2, 3, 1, 2, 3, 1, 2, 3, 0, 1, 2, 3, 250, 251, 252, 250, 251, 252,
+            ]
+        )
     }
 
     @Test func axisTopIsRound() {

@@ -44,7 +44,8 @@ struct ReportTests {
             #expect(after.contains(">\(row.value)<"), "html: \(row.label) should show \(row.value)")
         }
         let json = try #require(
-            try JSONSerialization.jsonObject(with: Data(output.json.utf8)) as? [String: Any])
+            try JSONSerialization.jsonObject(with: Data(output.json.utf8)) as? [String: Any]
+        )
         let totals = try #require(json["totals"] as? [String: Any])
         for row in Self.expected {
             let value = try #require(totals[row.json] as? NSNumber, "json: \(row.json)")
@@ -133,7 +134,8 @@ struct ReportTests {
         #expect(batching.trend == .stable)
         #expect(report.trends.first { $0.kind == "transition.blocked" }?.trend == .tooFewToTell)
         #expect(
-            report.recommendations.map(\.rule) == [.invalidTransitions, .frequentBatching, .chronicPoolWarnings])
+            report.recommendations.map(\.rule) == [.invalidTransitions, .frequentBatching, .chronicPoolWarnings]
+        )
         let output = try rendered(report)
         #expect(output.subjectLine == "Self-Healing System Weekly Report - Week 48, 2025")
         #expect(output.text.contains("Connection pool warnings: Decreasing (3 -> 1 per day; 21 -> 7)"))
@@ -144,7 +146,10 @@ struct ReportTests {
     @Test func templatesFromADirectoryReplaceTheDefaults() throws {
         let directory = try TemporaryDirectory()
         try "{{% CONTENT_TYPE: TEXT}}\nCustom: {{figures.actions}} actions\n".write(
-            toFile: directory.path + "/report.txt.mustache", atomically: true, encoding: .utf8)
+            toFile: directory.path + "/report.txt.mustache",
+            atomically: true,
+            encoding: .utf8
+        )
         let custom = try ReportTemplates(directory: directory.path)
         #expect(custom.sources["report.txt"] == directory.path + "/report.txt.mustache")
         #expect(custom.sources["report.html"] == "built-in")
@@ -158,7 +163,9 @@ struct ReportTests {
         let eml = try ReportFiles.write(output, to: directory.path + "/reports")
         #expect(eml == directory.path + "/reports/selfheal-daily-2025-11-25.eml")
         for ext in ["eml", "html", "txt", "json", "png"] {
-            #expect(FileManager.default.fileExists(atPath: directory.path + "/reports/selfheal-daily-2025-11-25.\(ext)"))
+            #expect(
+                FileManager.default.fileExists(atPath: directory.path + "/reports/selfheal-daily-2025-11-25.\(ext)")
+            )
         }
     }
 }
@@ -207,19 +214,33 @@ struct SampleReports {
         let directory = ProcessInfo.processInfo.environment["SELFHEAL_SAMPLE_DIR"]!
         let templates = try ReportTemplates.builtIn()
         for report in [Report.daily(Fixtures.dayInput), Report.weekly(Fixtures.weekInput)] {
-            try ReportFiles.write(try ReportRenderer.render(report, templates: templates, mail: Fixtures.mail), to: directory)
+            try ReportFiles.write(
+                try ReportRenderer.render(report, templates: templates, mail: Fixtures.mail),
+                to: directory
+            )
         }
-        var empty = try ReportRenderer.render(Report.daily(Fixtures.emptyDayInput), templates: templates, mail: Fixtures.mail)
+        var empty = try ReportRenderer.render(
+            Report.daily(Fixtures.emptyDayInput),
+            templates: templates,
+            mail: Fixtures.mail
+        )
         empty.fileStem = "selfheal-daily-empty"
         try ReportFiles.write(empty, to: directory)
         let ledger = try AlertLedger(path: directory + "/alerts-sent.tsv")
         for incident in Fixtures.dayIncidents {
             guard let status = AlertStatus.of(incident) else { continue }
             let message = AlertMail.message(
-                incident, status: status, earlier: ledger.messageIDs(incident), templates: templates, mail: Fixtures.mail,
-                zone: Fixtures.paris, now: Fixtures.generatedAt)
+                incident,
+                status: status,
+                earlier: ledger.messageIDs(incident),
+                templates: templates,
+                mail: Fixtures.mail,
+                zone: Fixtures.paris,
+                now: Fixtures.generatedAt
+            )
             try Data(message.html.utf8).write(
-                to: URL(fileURLWithPath: directory + "/selfheal-alert-\(incident.id)-\(status.rawValue).html"))
+                to: URL(fileURLWithPath: directory + "/selfheal-alert-\(incident.id)-\(status.rawValue).html")
+            )
         }
     }
 }

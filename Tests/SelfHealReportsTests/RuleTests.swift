@@ -30,27 +30,54 @@ struct RuleTests {
         #expect(Trend.of(thisWeek: 83, lastWeek: 70) == .stable)
     }
 
-    static func figures(prevented: Int64 = 0, resolved: Int64 = 0, failed: Int64 = 0, open: Int64 = 0) -> ReportFigures {
+    static func figures(prevented: Int64 = 0, resolved: Int64 = 0, failed: Int64 = 0, open: Int64 = 0) -> ReportFigures
+    {
         ReportFigures(
-            events: prevented + resolved + failed + open, preventedByKind: ["timeout.prevented": prevented],
-            resolved: resolved, failed: failed, open: open, recoveryTimes: [])
+            events: prevented + resolved + failed + open,
+            preventedByKind: ["timeout.prevented": prevented],
+            resolved: resolved,
+            failed: failed,
+            open: open,
+            recoveryTimes: []
+        )
     }
 
-    static func incident(_ state: ReportIncident.State, openedAt: Int64 = 0, resolvedAt: Int64? = nil) -> ReportIncident {
+    static func incident(_ state: ReportIncident.State, openedAt: Int64 = 0, resolvedAt: Int64? = nil) -> ReportIncident
+    {
         ReportIncident(
-            id: 1, service: "s", component: "c", kind: "pool.warning", title: "t", state: state, peakLevel: .warning,
-            openedAt: openedAt, resolvedAt: resolvedAt)
+            id: 1,
+            service: "s",
+            component: "c",
+            kind: "pool.warning",
+            title: "t",
+            state: state,
+            peakLevel: .warning,
+            openedAt: openedAt,
+            resolvedAt: resolvedAt
+        )
     }
 
     @Test func verdictFromTheSuccessRate() {
         #expect(HealthVerdict.judge(figures: Self.figures(), incidents: [], asOf: 0) == .quiet)
-        #expect(HealthVerdict.judge(figures: Self.figures(prevented: 98, resolved: 0, failed: 0), incidents: [], asOf: 0) == .excellent)
+        #expect(
+            HealthVerdict.judge(figures: Self.figures(prevented: 98, resolved: 0, failed: 0), incidents: [], asOf: 0)
+                == .excellent
+        )
         // 98 of 100 is exactly the excellent rate; 97 of 100 is good; 95 of 100 is still good; 94 of 100 needs attention.
         let failures = (0..<2).map { _ in Self.incident(.failed, resolvedAt: 5) }
-        #expect(HealthVerdict.judge(figures: Self.figures(prevented: 98, failed: 2), incidents: [], asOf: 0) == .attention)
-        #expect(HealthVerdict.judge(figures: Self.figures(prevented: 98, failed: 2), incidents: failures, asOf: 0) == .attention)
-        #expect(HealthVerdict.judge(figures: Self.figures(prevented: 97, resolved: 3), incidents: [], asOf: 0) == .excellent)
-        #expect(HealthVerdict.judge(figures: Self.figures(prevented: 79, open: 1), incidents: [], asOf: 0) == .excellent)
+        #expect(
+            HealthVerdict.judge(figures: Self.figures(prevented: 98, failed: 2), incidents: [], asOf: 0) == .attention
+        )
+        #expect(
+            HealthVerdict.judge(figures: Self.figures(prevented: 98, failed: 2), incidents: failures, asOf: 0)
+                == .attention
+        )
+        #expect(
+            HealthVerdict.judge(figures: Self.figures(prevented: 97, resolved: 3), incidents: [], asOf: 0) == .excellent
+        )
+        #expect(
+            HealthVerdict.judge(figures: Self.figures(prevented: 79, open: 1), incidents: [], asOf: 0) == .excellent
+        )
         #expect(HealthVerdict.judge(figures: Self.figures(prevented: 80), incidents: [], asOf: 0) == .excellent)
     }
 
@@ -59,16 +86,34 @@ struct RuleTests {
         // made by failed incidents that have since recovered (attention at least) and unresolved ones (critical).
         let recovered = Self.incident(.failed, resolvedAt: 5)
         let unresolved = Self.incident(.failed)
-        #expect(HealthVerdict.judge(figures: Self.figures(prevented: 99, failed: 1), incidents: [recovered], asOf: 0) == .attention)
-        #expect(HealthVerdict.judge(figures: Self.figures(prevented: 99, failed: 1), incidents: [unresolved], asOf: 0) == .critical)
-        #expect(HealthVerdict.judge(figures: Self.figures(prevented: 80, failed: 20), incidents: [recovered], asOf: 0) == .attention)
-        #expect(HealthVerdict.judge(figures: Self.figures(prevented: 79, failed: 21), incidents: [recovered], asOf: 0) == .critical)
+        #expect(
+            HealthVerdict.judge(figures: Self.figures(prevented: 99, failed: 1), incidents: [recovered], asOf: 0)
+                == .attention
+        )
+        #expect(
+            HealthVerdict.judge(figures: Self.figures(prevented: 99, failed: 1), incidents: [unresolved], asOf: 0)
+                == .critical
+        )
+        #expect(
+            HealthVerdict.judge(figures: Self.figures(prevented: 80, failed: 20), incidents: [recovered], asOf: 0)
+                == .attention
+        )
+        #expect(
+            HealthVerdict.judge(figures: Self.figures(prevented: 79, failed: 21), incidents: [recovered], asOf: 0)
+                == .critical
+        )
     }
 
     @Test func anIncidentOpenForAnHourNeedsAttention() {
         let open = Self.incident(.open, openedAt: 0)
-        #expect(HealthVerdict.judge(figures: Self.figures(prevented: 10, open: 1), incidents: [open], asOf: 3_599_999) == .excellent)
-        #expect(HealthVerdict.judge(figures: Self.figures(prevented: 10, open: 1), incidents: [open], asOf: 3_600_000) == .attention)
+        #expect(
+            HealthVerdict.judge(figures: Self.figures(prevented: 10, open: 1), incidents: [open], asOf: 3_599_999)
+                == .excellent
+        )
+        #expect(
+            HealthVerdict.judge(figures: Self.figures(prevented: 10, open: 1), incidents: [open], asOf: 3_600_000)
+                == .attention
+        )
     }
 
     static func kinds(poolDays: Int) -> [KindCount] {
@@ -78,7 +123,13 @@ struct RuleTests {
     @Test func recommendations() {
         func rules(_ preventedByKind: [String: Int64], poolDays: Int = 0, failed: Int64 = 0) -> [Recommendation.Rule] {
             let figures = ReportFigures(
-                events: 1, preventedByKind: preventedByKind, resolved: 0, failed: failed, open: 0, recoveryTimes: [])
+                events: 1,
+                preventedByKind: preventedByKind,
+                resolved: 0,
+                failed: failed,
+                open: 0,
+                recoveryTimes: []
+            )
             return Recommendation.derive(figures: figures, kinds: Self.kinds(poolDays: poolDays), days: 7).map(\.rule)
         }
         #expect(rules([:]) == [.allClear])

@@ -20,7 +20,9 @@ struct StrictMIMEParser {
                 guard pair.count == 2, pair[0].trimmingCharacters(in: .whitespaces).lowercased() == name else {
                     continue
                 }
-                return pair[1].trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+                return pair[1].trimmingCharacters(in: .whitespaces).trimmingCharacters(
+                    in: CharacterSet(charactersIn: "\"")
+                )
             }
             return nil
         }
@@ -39,7 +41,9 @@ struct StrictMIMEParser {
         var index = 0
         var lineStart = 0
         while index < bytes.count {
-            if bytes[index] == 0x0A && (index == 0 || bytes[index - 1] != 0x0D) { defects.append("bare LF at \(index)") }
+            if bytes[index] == 0x0A && (index == 0 || bytes[index - 1] != 0x0D) {
+                defects.append("bare LF at \(index)")
+            }
             if bytes[index] == 0x0D && (index + 1 >= bytes.count || bytes[index + 1] != 0x0A) {
                 defects.append("bare CR at \(index)")
             }
@@ -61,7 +65,9 @@ struct StrictMIMEParser {
         while index < lines.endIndex, !lines[index].isEmpty {
             let line = lines[index]
             if line.first == " " || line.first == "\t" {
-                if headers.isEmpty { defects.append("continuation before any header") } else {
+                if headers.isEmpty {
+                    defects.append("continuation before any header")
+                } else {
                     headers[headers.count - 1].value += line
                 }
             } else if let colon = line.firstIndex(of: ":") {
@@ -104,7 +110,9 @@ struct StrictMIMEParser {
             case "quoted-printable": part.body = decodeQuotedPrintable(Array(bodyLines))
             case "base64":
                 for line in bodyLines where line.count > 76 { defects.append("base64 line over 76: \(line.count)") }
-                if let data = Data(base64Encoded: bodyLines.joined()) { part.body = Array(data) } else {
+                if let data = Data(base64Encoded: bodyLines.joined()) {
+                    part.body = Array(data)
+                } else {
                     defects.append("base64 does not decode")
                 }
             default:
@@ -130,7 +138,8 @@ struct StrictMIMEParser {
                         continue
                     }
                     let hex = i + 2 < bytes.count ? String(decoding: bytes[(i + 1)...(i + 2)], as: UTF8.self) : ""
-                    guard hex.count == 2, hex.allSatisfy({ "0123456789ABCDEF".contains($0) }), let value = UInt8(hex, radix: 16)
+                    guard hex.count == 2, hex.allSatisfy({ "0123456789ABCDEF".contains($0) }),
+                        let value = UInt8(hex, radix: 16)
                     else {
                         defects.append("bad escape in \(line)")
                         i += 1
@@ -139,7 +148,9 @@ struct StrictMIMEParser {
                     output.append(value)
                     i += 3
                 } else {
-                    if byte == 0x20 || byte == 0x09, i == bytes.count - 1 { defects.append("trailing space in \(line)") }
+                    if byte == 0x20 || byte == 0x09, i == bytes.count - 1 {
+                        defects.append("trailing space in \(line)")
+                    }
                     if byte > 126 || (byte < 32 && byte != 0x09) { defects.append("unencoded octet \(byte)") }
                     output.append(byte)
                     i += 1
@@ -166,12 +177,16 @@ struct StrictMIMEParser {
                 if pieces[1].uppercased() == "Q" {
                     var chars = Array(pieces[2].utf8)[...]
                     while let c = chars.popFirst() {
-                        if c == UInt8(ascii: "_") { bytes.append(0x20) } else if c == UInt8(ascii: "="), chars.count >= 2,
+                        if c == UInt8(ascii: "_") {
+                            bytes.append(0x20)
+                        } else if c == UInt8(ascii: "="), chars.count >= 2,
                             let v = UInt8(String(decoding: chars.prefix(2), as: UTF8.self), radix: 16)
                         {
                             bytes.append(v)
                             chars = chars.dropFirst(2)
-                        } else { bytes.append(c) }
+                        } else {
+                            bytes.append(c)
+                        }
                     }
                 } else if let data = Data(base64Encoded: String(pieces[2])) {
                     bytes = Array(data)

@@ -72,7 +72,10 @@ struct DaemonTests {
             (#"{"service":"svc","kind":"pool.warnign"}"#, #"unknown kind "pool.warnign""#),
             (#"{"servce":"svc","kind":"pool.warning"}"#, #"unknown field "servce""#),
             ("", nil),  // blank lines are ignored, but numbered
-            (#"{"service":"svc","kind":"pool.warning","ts":"yesterday"}"#, #""ts" is not RFC 3339 or epoch milliseconds"#),
+            (
+                #"{"service":"svc","kind":"pool.warning","ts":"yesterday"}"#,
+                #""ts" is not RFC 3339 or epoch milliseconds"#
+            ),
             (#"[1,2]"#, "line is a JSON an array, not an object"),
             (#"{"service":"svc","kind":"pool.warning","level":"fatal"}"#, nil),
             (#"{"service":"bad service!","kind":"pool.warning"}"#, nil),
@@ -111,7 +114,8 @@ struct DaemonTests {
         let directory = try TemporaryDirectory()
         let daemon = try DaemonProcess(dataDirectory: directory.path)
         let client = try daemon.client()
-        let long = #"{"service":"svc","kind":"pool.warning","message":""# + String(repeating: "x", count: 70_000) + #""}"#
+        let long =
+            #"{"service":"svc","kind":"pool.warning","message":""# + String(repeating: "x", count: 70_000) + #""}"#
         try client.send(line: Self.event("svc", "pool.warning", id: "before"))
         try client.send(line: long)
         try client.send(line: Self.event("svc", "pool.warning", id: "after"))

@@ -46,6 +46,48 @@ import Testing
     }
 }
 
+@Suite struct SpillFileHeadTests {
+    @Test func confirmedLinesAreSkippedByAHeadOffsetAndCompactedWhenRoomIsNeeded() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("spill.ndjson").path
+        let line = { (index: Int) in String(format: "line-%05d", index) }  // 11 bytes with its line end
+        do {
+            let spill = try SpillFile(path: path, maxBytes: 110)
+            #expect(spill.append((0..<10).map(line)) == 10)
+            let (first, bytes) = spill.peek(maxLines: 6)
+            spill.removeFirst(bytes: bytes)
+            #expect(first.count == 6)
+            // Confirming does not rewrite the file: it is still 110 bytes, 44 of them unconfirmed.
+            #expect(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int == 110)
+            #expect(spill.byteCount == 44)
+        }
+        // Reopened, it resumes after the confirmed lines.
+        let reopened = try SpillFile(path: path, maxBytes: 110)
+        #expect(reopened.peek(maxLines: 100).lines == (6..<10).map(line))
+        // An append that needs the room compacts the file first.
+        #expect(reopened.append((10..<16).map(line)) == 6)
+        #expect(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int == 110)
+        #expect(reopened.peek(maxLines: 100).lines == (6..<16).map(line))
+        // Confirming everything empties it.
+        reopened.removeFirst(bytes: reopened.peek(maxLines: 100).byteCount)
+        #expect(reopened.isEmpty)
+        #expect(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int == 0)
+        #expect(try SpillFile(path: path).isEmpty)
+    }
+
+    @Test func aHeadThatDoesNotFitTheFileMeansReplayEverything() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("spill.ndjson").path
+        try SpillFile(path: path).append(["a", "b"])
+        try Data("1\n".utf8).write(to: URL(fileURLWithPath: path + ".head"))  // not at a line start
+        #expect(try SpillFile(path: path).peek(maxLines: 10).lines == ["a", "b"])
+        try Data("999\n".utf8).write(to: URL(fileURLWithPath: path + ".head"))  // past the end
+        #expect(try SpillFile(path: path).peek(maxLines: 10).lines == ["a", "b"])
+    }
+}
+
 @Suite struct SocketEventEmitterTests {
     func configuration(_ directory: URL, queueCapacity: Int = 1_000) -> SocketEmitterConfiguration {
         var configuration = SocketEmitterConfiguration(

@@ -43,7 +43,11 @@ enum SelfHealBinary {
     }()
 
     /// Runs `selfheal ARGS` to completion, with optional standard input.
-    static func run(_ arguments: [String], stdin: Data? = nil, environment: [String: String] = [:]) throws
+    static func run(
+        _ arguments: [String],
+        stdin: Data? = nil,
+        environment: [String: String] = [:]
+    ) throws
         -> CommandResult
     {
         let process = Process()

@@ -1,0 +1,155 @@
+import ArgumentParser
+import Foundation
+import SelfHealEvents
+import SelfHealServer
+import SelfHealStore
+
+struct IncidentsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "incidents",
+        abstract: "List the incidents whose life overlaps [since, until), in order of opening.",
+        discussion: """
+            An incident overlaps the range when it opened before --until and was not resolved before --since
+            (still active, or resolved at or after --since). Incidents are derived from the events (see
+            'selfheal help stats'): keyed by service and incident when an event gives one, else by service and
+            component. Reads the store directly: works with or without a running daemon.
+
+            Examples:
+              selfheal incidents --since -24h
+              selfheal incidents --since 2025-11-25 --until 2025-11-26 --tz Europe/Paris --state failed
+              selfheal incidents --since -7d --service portal --min-level critical --format json
+            """
+    )
+
+    @OptionGroup var location: LocationOptions
+    @OptionGroup var range: RangeOptions
+    @Option(help: "Only this service.") var service: String?
+    @Option(help: "Only incidents in this state: open, resolved or failed.") var state: IncidentState?
+    @Option(help: "Only incidents that reached this level: info, warning, critical or failure.")
+    var minLevel: EventLevel?
+    @Option(help: "table (default), json (an array) or ndjson (one object per line).") var format: OutputFormat = .table
+
+    func run() async throws {
+        try await reportingErrors {
+            let (since, until) = try range.range()
+            let store = try location.openStoreForFigures()
+            let filter = IncidentFilter(
+                since: since,
+                until: until,
+                service: service,
+                state: state,
+                minimumLevel: minLevel
+            )
+            var output = OutputStream()
+            switch format {
+            case .json, .ndjson:
+                try output.jsonRecords(ndjson: format == .ndjson) { emit in
+                    try store.forEachIncident(filter) { emit($0.json) }
+                }
+            case .table:
+                let time = LocalTime(zone: try range.zone())
+                var table = Table(
+                    "ID",
+                    "OPENED",
+                    "STATE",
+                    "PEAK",
+                    "SERVICE",
+                    "KEY",
+                    "RECOVERY",
+                    "EVENTS",
+                    "ACTIONS",
+                    "TITLE"
+                )
+                try store.forEachIncident(filter) { incident in
+                    table.add([
+                        String(incident.id), time.format(incident.openedAt), incident.state.rawValue,
+                        incident.peakLevel.name, incident.service,
+                        (incident.incident.map { "incident \($0)" } ?? incident.component).clipped(32),
+                        incident.recoveryMs.map(readableDuration) ?? "-", String(incident.eventCount),
+                        incident.actions.isEmpty ? "-" : incident.actions.joined(separator: ","),
+                        incident.title.clipped(60),
+                    ])
+                }
+                if table.rows.isEmpty {
+                    output.line("no incidents in this range")
+                } else {
+                    for line in table.render() { output.line(line) }
+                }
+            }
+            output.flush()
+        }
+    }
+}
+
+extension IncidentState: ExpressibleByArgument {}
+
+extension EventLevel: ExpressibleByArgument {
+    public init?(argument: String) { self.init(name: argument) }
+    public static var allValueStrings: [String] { allCases.map(\.name) }
+}
+
+extension Incident {
+    /// The incident as the command line shows it in json (SPEC section 7).
+    var json: String {
+        var json = JSONText()
+        json.number("id", id)
+        json.string("service", service)
+        json.string("component", component)
+        if let incident { json.string("incident", incident) } else { json.null("incident") }
+        json.string("title", title)
+        json.string("state", state.rawValue)
+        json.string("peak_level", peakLevel.name)
+        json.string("opened_at", Timestamp.formatRFC3339(openedAt))
+        json.time("resolved_at", resolvedAt)
+        json.time("failed_at", failedAt)
+        json.integer("recovery_ms", recoveryMs)
+        json.raw("actions", JSONText.array(actions.map(JSONText.quoted)))
+        json.number("event_count", eventCount)
+        return json.finish()
+    }
+}
+
+extension JSONText {
+    /// `"key":"2025-11-25T09:40:20.200Z"`, or `"key":null`.
+    mutating func time(_ key: String, _ millis: Int64?) {
+        if let millis { string(key, Timestamp.formatRFC3339(millis)) } else { null(key) }
+    }
+
+    /// `"key":n`, or `"key":null`.
+    mutating func integer(_ key: String, _ value: Int64?) {
+        if let value { number(key, value) } else { null(key) }
+    }
+}
+
+/// A duration for people: `800 ms`, `4.2 s`, `3 min`, `2.5 h`, `3.1 d`.
+func readableDuration(_ milliseconds: Int64) -> String {
+    func scaled(_ value: Double, _ unit: String) -> String {
+        let tenths = (value * 10).rounded()
+        let text = tenths.truncatingRemainder(dividingBy: 10) == 0 ? String(Int64(tenths / 10)) : String(tenths / 10)
+        return "\(text) \(unit)"
+    }
+    let ms = Double(milliseconds)
+    if milliseconds < 1_000 { return "\(milliseconds) ms" }
+    if ms < 59_950 { return scaled(ms / 1_000, "s") }
+    if ms < 3_597_000 { return scaled(ms / 60_000, "min") }
+    if ms < 172_800_000 { return scaled(ms / 3_600_000, "h") }
+    return scaled(ms / 86_400_000, "d")
+}
+
+extension LocationOptions {
+    /// Opens the store for incidents and figures. When the projections are behind the log (events appended
+    /// by a writer without them), they are brought up to date first, unless a daemon holds the directory: then
+    /// its next commit does, and a warning says so.
+    func openStoreForFigures() throws(CLIError) -> EventStore {
+        let store = try openStore()
+        let progress: (applied: Int64, logEnd: Int64)
+        do { progress = try store.projectionProgress() } catch { throw CLIError(error.message) }
+        guard progress.applied < progress.logEnd else { return store }
+        if DataDirectoryLock.isHeld(dataDirectory: dataDirectory) {
+            let behind = progress.logEnd - progress.applied
+            printError("warning: the projections are \(behind) events behind the log until the daemon's next commit")
+            return store
+        }
+        return try openStore(projections: Projections.all)
+    }
+}

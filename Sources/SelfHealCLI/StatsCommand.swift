@@ -1,0 +1,98 @@
+import ArgumentParser
+import Foundation
+import SelfHealEvents
+import SelfHealStore
+
+struct StatsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stats",
+        abstract: "Show the figures of [since, until): prevented events, incidents by outcome, success rate, MTTR.",
+        discussion: """
+            prevented: events of a prevent kind (timeout.prevented, transition.blocked, ratelimit.throttled)
+              with ts in range.
+            incidents: those opened in range, by their state now: resolved, failed or open.
+            actions = prevented + incidents.
+            success rate = (prevented + resolved) / (prevented + resolved + failed); open incidents are not
+              decided yet and do not count.
+            MTTR, p50, p95: mean and nearest-rank percentiles of the recovery times of the resolved incidents.
+
+            Examples:
+              selfheal stats --since -24h
+              selfheal stats --since 2025-11-24 --until 2025-12-01 --tz Europe/Paris
+              selfheal stats --since -7d --service portal --format json
+            """
+    )
+
+    @OptionGroup var location: LocationOptions
+    @OptionGroup var range: RangeOptions
+    @Option(help: "Only this service.") var service: String?
+    @Option(help: "table (default), json or ndjson (the same object on one line).") var format: OutputFormat = .table
+
+    func run() async throws {
+        try await reportingErrors {
+            let (since, until) = try range.range()
+            let store = try location.openStoreForFigures()
+            let stats = try store.stats(since: since, until: until, service: service)
+            switch format {
+            case .json, .ndjson:
+                print(stats.json)
+            case .table:
+                for line in stats.table(time: LocalTime(zone: try range.zone()), service: service) { print(line) }
+            }
+        }
+    }
+}
+
+extension Stats {
+    /// The figures as the command line shows them in json (SPEC section 7).
+    var json: String {
+        var json = JSONText()
+        json.string("since", Timestamp.formatRFC3339(since))
+        json.string("until", Timestamp.formatRFC3339(until))
+        json.number("events", events)
+        json.number("actions", actions)
+        var byKind = JSONText()
+        for kind in preventedByKind.keys.sorted() { byKind.number(kind, preventedByKind[kind] ?? 0) }
+        var preventedJSON = JSONText()
+        preventedJSON.number("total", prevented)
+        preventedJSON.raw("by_kind", byKind.finish())
+        json.raw("prevented", preventedJSON.finish())
+        var incidentsJSON = JSONText()
+        incidentsJSON.number("total", incidents)
+        incidentsJSON.number("resolved", resolved)
+        incidentsJSON.number("failed", failed)
+        incidentsJSON.number("open", open)
+        json.raw("incidents", incidentsJSON.finish())
+        json.number("success_rate", successRate)
+        json.integer("mttr_ms", mttrMs)
+        json.integer("p50_recovery_ms", recoveryPercentile(50))
+        json.integer("p95_recovery_ms", recoveryPercentile(95))
+        return json.finish()
+    }
+
+    /// The figures as lines for people.
+    func table(time: LocalTime, service: String?) -> [String] {
+        let kinds = preventedByKind.keys.sorted().map { "\($0) \(preventedByKind[$0] ?? 0)" }.joined(separator: ", ")
+        var lines = [
+            "range          \(time.format(since)) to \(time.format(until)) (\(time.zone.identifier))"
+                + (service.map { ", service \($0)" } ?? ""),
+            "events         \(events)",
+            "actions        \(actions) (prevented \(prevented) + incidents \(incidents))",
+            "prevented      \(prevented): \(kinds)",
+            "incidents      \(incidents): resolved \(resolved), failed \(failed), open \(open)",
+        ]
+        if let successRate {
+            lines.append("success rate   \(String(format: "%.1f", successRate * 100)) %")
+        } else {
+            lines.append("success rate   - (nothing decided in this range)")
+        }
+        if let mttrMs, let p50 = recoveryPercentile(50), let p95 = recoveryPercentile(95) {
+            lines.append(
+                "MTTR           \(readableDuration(mttrMs)) (p50 \(readableDuration(p50)), p95 \(readableDuration(p95)))"
+            )
+        } else {
+            lines.append("MTTR           - (no resolved incidents)")
+        }
+        return lines
+    }
+}

@@ -1,0 +1,287 @@
+import GRDB
+import SelfHealEvents
+import Synchronization
+
+/// The incidents and hourly counters of SPEC section 5, kept in the append's transaction.
+///
+/// A batch is applied in memory (the active incidents it touches and the counters), then each changed row is
+/// written once. The active incidents are cached between batches; the cache is trusted only when it reflects
+/// the seq just before the batch and its last transaction committed: a rollback drops it, and the next batch
+/// reloads the active incidents from the database. When the log is ahead of the projections (events appended
+/// by a writer without projections), the missing events are replayed from the log first.
+public final class IncidentProjection: Projection {
+    private struct State {
+        var ledger: IncidentLedger?
+        var awaitingOutcome = false
+    }
+
+    private let state = Mutex(State())
+
+    /// Creates the projection; one per process that appends.
+    public init() {}
+
+    public func reset(_ db: Database) throws {
+        state.withLock { $0.ledger = nil }
+        try db.execute(
+            sql: """
+                DELETE FROM incidents;
+                DELETE FROM counters;
+                UPDATE projection_state SET last_seq = 0;
+                """
+        )
+        watchOutcome(db)
+    }
+
+    public func apply(_ events: [StoredEvent], _ db: Database) throws {
+        guard let first = events.first else { return }
+        var ledger = try ledger(before: first.seq, db)
+        try Self.apply(events, to: &ledger, db)
+        state.withLock { $0.ledger = ledger }
+        watchOutcome(db)
+    }
+
+    /// Brings the projections up to the end of the log (after events appended without them).
+    public func catchUp(_ db: Database) throws {
+        let lastSeq = try Int64.fetchOne(db, sql: "SELECT max(seq) FROM events") ?? 0
+        let ledger = try ledger(before: lastSeq + 1, db)
+        state.withLock { $0.ledger = ledger }
+        watchOutcome(db)
+    }
+
+    /// The ledger that reflects every event before `seq`: the cached one when it does, else loaded.
+    private func ledger(before seq: Int64, _ db: Database) throws -> IncidentLedger {
+        // Taken out while in use: an error on the way leaves no cache behind, so the next batch reloads.
+        if let cached = state.withLock({ $0.ledger.take() }), cached.lastSeq == seq - 1 { return cached }
+        var ledger = try Self.load(db)
+        guard ledger.lastSeq <= seq - 1 else {
+            throw StoreError(
+                "the projections reflect seq \(ledger.lastSeq), past the log's \(seq - 1): run 'selfheal rebuild'"
+            )
+        }
+        // Replay what the log holds beyond the projections, in chunks.
+        while ledger.lastSeq < seq - 1 {
+            let events = try EventStore.projectionEvents(db, after: ledger.lastSeq, through: seq - 1, limit: 10_000)
+            guard !events.isEmpty else {
+                throw StoreError("the log has no event after seq \(ledger.lastSeq): run 'selfheal verify'")
+            }
+            try Self.apply(events, to: &ledger, db)
+        }
+        return ledger
+    }
+
+    /// Drops the cache if the current transaction rolls back (once per transaction).
+    private func watchOutcome(_ db: Database) {
+        let register = state.withLock { state in
+            defer { state.awaitingOutcome = true }
+            return !state.awaitingOutcome
+        }
+        guard register else { return }
+        db.afterNextTransaction(
+            onCommit: { [self] _ in state.withLock { $0.awaitingOutcome = false } },
+            onRollback: { [self] _ in
+                state.withLock {
+                    $0.ledger = nil
+                    $0.awaitingOutcome = false
+                }
+            }
+        )
+    }
+
+    /// The active incidents and the seq the projections reflect, from the database.
+    static func load(_ db: Database) throws -> IncidentLedger {
+        let lastSeq = try Int64.fetchOne(db, sql: "SELECT last_seq FROM projection_state WHERE id = 1") ?? 0
+        let nextID = (try Int64.fetchOne(db, sql: "SELECT max(id) FROM incidents") ?? 0) + 1
+        var active: [IncidentKey: IncidentRecord] = [:]
+        let rows = try Row.fetchCursor(
+            db,
+            sql: """
+                SELECT \(IncidentColumns.list) FROM incidents
+                WHERE span_class = 3 AND resolved_at IS NULL
+                """
+        )
+        while let row = try rows.next() {
+            let record = try IncidentColumns.record(row)
+            active[record.key] = record
+        }
+        return IncidentLedger(active: active, nextID: nextID, lastSeq: lastSeq)
+    }
+
+    /// Applies events to the ledger and writes every changed row once.
+    static func apply(_ events: [StoredEvent], to ledger: inout IncidentLedger, _ db: Database) throws {
+        ledger.beginBatch()
+        for event in events { ledger.apply(event) }
+        ledger.settleIncidentCounters()
+        try write(ledger, db)
+    }
+
+    private static func write(_ ledger: IncidentLedger, _ db: Database) throws {
+        // Updates before inserts: an incident resolved in this batch frees its key for one opened after it.
+        let update = try FastStatement(
+            db,
+            sql: """
+                UPDATE incidents SET state = ?1, peak_level = ?2, resolved_at = ?3, failed_at = ?4, recovery_ms = ?5,
+                    event_count = ?6, actions = ?7, last_seq = ?8, span_class = ?10
+                WHERE id = ?9
+                """
+        )
+        var inserts: [IncidentRecord] = []
+        for (before, after) in ledger.touched.values {
+            guard before != nil else {
+                inserts.append(after)
+                continue
+            }
+            update.bind(1, after.state.rawValue)
+            update.bind(2, Int64(after.peakLevel.rawValue))
+            update.bind(3, after.resolvedAt)
+            update.bind(4, after.failedAt)
+            update.bind(5, after.recoveryMs)
+            update.bind(6, after.eventCount)
+            update.bind(7, after.actions.json)
+            update.bind(8, after.lastSeq)
+            update.bind(9, after.id)
+            update.bind(10, after.spanClass)
+            try update.run()
+        }
+        if !inserts.isEmpty {
+            let insert = try FastStatement(
+                db,
+                sql: """
+                    INSERT INTO incidents (\(IncidentColumns.list))
+                    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
+                    """
+            )
+            for record in inserts.sorted(by: { $0.id < $1.id }) {
+                IncidentColumns.bind(record, to: insert)
+                try insert.run()
+            }
+        }
+        // Most rows exist already (the current hour): update, and insert only when there was nothing to update.
+        let addToCounters = try FastStatement(
+            db,
+            sql: """
+                UPDATE counters SET events = events + ?3, timeout_prevented = timeout_prevented + ?4,
+                    transition_blocked = transition_blocked + ?5, ratelimit_throttled = ratelimit_throttled + ?6,
+                    incidents_open = incidents_open + ?7, incidents_resolved = incidents_resolved + ?8,
+                    incidents_failed = incidents_failed + ?9, recovery_ms_sum = recovery_ms_sum + ?10
+                WHERE hour = ?1 AND service = ?2
+                """
+        )
+        let insertCounters = try FastStatement(
+            db,
+            sql: """
+                INSERT INTO counters
+                    (hour, service, events, timeout_prevented, transition_blocked, ratelimit_throttled,
+                     incidents_open, incidents_resolved, incidents_failed, recovery_ms_sum)
+                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                """
+        )
+        for (key, change) in ledger.counterChanges where !change.isZero {
+            for statement in [addToCounters, insertCounters] {
+                statement.bind(1, key.hour)
+                statement.bind(2, key.service)
+                statement.bind(3, change.events)
+                statement.bind(4, change.timeoutPrevented)
+                statement.bind(5, change.transitionBlocked)
+                statement.bind(6, change.ratelimitThrottled)
+                statement.bind(7, change.open)
+                statement.bind(8, change.resolved)
+                statement.bind(9, change.failed)
+                statement.bind(10, change.recoverySum)
+                try statement.run()
+                if db.changesCount > 0 { break }
+            }
+        }
+        let progress = try FastStatement(db, sql: "UPDATE projection_state SET last_seq = ?1 WHERE id = 1")
+        progress.bind(1, ledger.lastSeq)
+        try progress.run()
+    }
+}
+
+/// The columns of the incidents table, in one order for reading and writing.
+enum IncidentColumns {
+    static let list = """
+        id, service, component, incident, kind, title, state, peak_level, opened_at, resolved_at, failed_at, \
+        recovery_ms, event_count, actions, first_seq, last_seq, span_class
+        """
+
+    static func bind(_ record: IncidentRecord, to statement: FastStatement) {
+        statement.bind(1, record.id)
+        statement.bind(2, record.key.service)
+        statement.bind(3, record.component)
+        statement.bind(4, record.key.byIncident ? record.key.name : nil)
+        statement.bind(5, record.kind)
+        statement.bind(6, record.title)
+        statement.bind(7, record.state.rawValue)
+        statement.bind(8, Int64(record.peakLevel.rawValue))
+        statement.bind(9, record.openedAt)
+        statement.bind(10, record.resolvedAt)
+        statement.bind(11, record.failedAt)
+        statement.bind(12, record.recoveryMs)
+        statement.bind(13, record.eventCount)
+        statement.bind(14, record.actions.json)
+        statement.bind(15, record.firstSeq)
+        statement.bind(16, record.lastSeq)
+        statement.bind(17, record.spanClass)
+    }
+
+    static func record(_ row: Row) throws -> IncidentRecord {
+        let id: Int64 = row[0]
+        guard let state = IncidentState(rawValue: row[6]) else {
+            throw StoreError("incident \(id) has an unknown state")
+        }
+        guard let level = EventLevel(rawValue: row[7]) else { throw StoreError("incident \(id) has an unknown level") }
+        let component: String = row[2]
+        let incident: String? = row[3]
+        return IncidentRecord(
+            id: id,
+            key: IncidentKey(service: row[1], name: incident ?? component, byIncident: incident != nil),
+            component: component,
+            kind: row[4],
+            title: row[5],
+            state: state,
+            peakLevel: level,
+            openedAt: row[8],
+            resolvedAt: row[9],
+            failedAt: row[10],
+            eventCount: row[12],
+            actions: ActionSet(parseActions(row[13])),
+            firstSeq: row[14],
+            lastSeq: row[15]
+        )
+    }
+
+    /// The record in the current row of a statement that selects ``list``.
+    static func record(_ statement: FastStatement) throws -> IncidentRecord {
+        let id = statement.int64(0)
+        guard let state = IncidentState(rawValue: statement.string(6)) else {
+            throw StoreError("incident \(id) has an unknown state")
+        }
+        guard let level = EventLevel(rawValue: Int(statement.int64(7))) else {
+            throw StoreError("incident \(id) has an unknown level")
+        }
+        let component = statement.string(2)
+        let incident = statement.optionalString(3)
+        let actionsText = statement.string(13)
+        return IncidentRecord(
+            id: id,
+            key: IncidentKey(service: statement.string(1), name: incident ?? component, byIncident: incident != nil),
+            component: component,
+            kind: statement.string(4),
+            title: statement.string(5),
+            state: state,
+            peakLevel: level,
+            openedAt: statement.int64(8),
+            resolvedAt: statement.optionalInt64(9),
+            failedAt: statement.optionalInt64(10),
+            eventCount: statement.int64(12),
+            actions: ActionSet.byJSON[actionsText] ?? ActionSet(parseActions(actionsText)),
+            firstSeq: statement.int64(14),
+            lastSeq: statement.int64(15)
+        )
+    }
+
+    /// The names of a JSON array of plain strings, as ``ActionSet/json`` writes it.
+    static func parseActions(_ json: String) -> [String] {
+        json.split(whereSeparator: { $0 == "[" || $0 == "]" || $0 == "," || $0 == "\"" }).map(String.init)
+    }
+}

@@ -1,0 +1,266 @@
+import Foundation
+import GRDB
+import SelfHealEvents
+
+/// What `rebuild` did.
+public struct RebuildResult: Sendable {
+    /// Events replayed.
+    public var events: Int64
+    /// Wall time of the replay, seconds.
+    public var seconds: Double
+
+    /// Events replayed per second.
+    public var eventsPerSecond: Double { seconds > 0 ? Double(events) / seconds : 0 }
+}
+
+/// What `verify` found.
+public struct VerifyReport: Sendable {
+    /// Events in the log.
+    public var events: Int64 = 0
+    /// Incidents the projections hold.
+    public var incidents: Int64 = 0
+    /// Counter rows the projections hold.
+    public var counterRows: Int64 = 0
+    /// Problems in the log (gaps, rows that do not decode), at most ``VerifyReport/limit``.
+    public var logProblems: [String] = []
+    /// Differences between the projections and a fresh replay, at most ``VerifyReport/limit``.
+    public var projectionDifferences: [String] = []
+    /// Problems and differences beyond those listed.
+    public var unlisted: Int = 0
+
+    /// How many problems of each sort are listed.
+    public static let limit = 50
+
+    /// Whether the log is sound and the projections equal a fresh replay.
+    public var isClean: Bool { logProblems.isEmpty && projectionDifferences.isEmpty && unlisted == 0 }
+
+    mutating func log(_ problem: String) {
+        if logProblems.count < Self.limit { logProblems.append(problem) } else { unlisted += 1 }
+    }
+
+    mutating func differs(_ difference: String) {
+        if projectionDifferences.count < Self.limit { projectionDifferences.append(difference) } else { unlisted += 1 }
+    }
+}
+
+extension EventStore {
+    /// Replays the whole log into fresh projections in one transaction (SPEC section 4).
+    /// - Parameter projections: the projections to rebuild; default: the store's own.
+    public func rebuild(projections: [any Projection]? = nil) throws(StoreError) -> RebuildResult {
+        let projections = projections ?? self.projections
+        let clock = ContinuousClock()
+        let start = clock.now
+        do {
+            let events = try database.write { db in
+                for projection in projections { try projection.reset(db) }
+                let end = try Int64.fetchOne(db, sql: "SELECT max(seq) FROM events") ?? 0
+                var after: Int64 = 0
+                var count: Int64 = 0
+                while after < end {
+                    let events = try Self.projectionEvents(db, after: after, through: end, limit: 20_000)
+                    guard let last = events.last else { break }
+                    for projection in projections { try projection.apply(events, db) }
+                    after = last.seq
+                    count += Int64(events.count)
+                }
+                return count
+            }
+            let elapsed = clock.now - start
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            return RebuildResult(events: events, seconds: seconds)
+        } catch {
+            throw StoreError.wrapping(error, "cannot rebuild the projections")
+        }
+    }
+
+    /// Checks the log (gapless seq from 1, every row decodes) and that the projections equal a fresh replay of
+    /// it, all in one read snapshot: safe beside a running daemon. The replay goes to a temporary database.
+    public func verify(temporaryDirectory: String = NSTemporaryDirectory()) throws(StoreError) -> VerifyReport {
+        let path = (temporaryDirectory as NSString).appendingPathComponent("selfheal-verify-\(UUID().uuidString).db")
+        defer {
+            for suffix in ["", "-journal", "-wal", "-shm"] {
+                try? FileManager.default.removeItem(atPath: path + suffix)
+            }
+        }
+        do {
+            var configuration = Configuration()
+            configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = OFF") }
+            let replay = try DatabaseQueue(path: path, configuration: configuration)
+            try Self.migrator.migrate(replay)
+            var report = VerifyReport()
+            try database.read { db in
+                try Self.checkLog(db, &report)
+                let end = try Int64.fetchOne(db, sql: "SELECT max(seq) FROM events") ?? 0
+                do {
+                    try replay.write { replayDB in
+                        let fresh = IncidentProjection()
+                        var after: Int64 = 0
+                        while after < end {
+                            let events = try Self.projectionEvents(db, after: after, through: end, limit: 20_000)
+                            guard let last = events.last else { break }
+                            try fresh.apply(events, replayDB)
+                            after = last.seq
+                        }
+                    }
+                } catch {
+                    // A log with a row that does not decode has no fresh replay to compare with.
+                    report.differs("no fresh replay to compare with: \(StoreError.wrapping(error, "replay failed"))")
+                    return
+                }
+                try replay.read { replayDB in try Self.compareProjections(db, replayDB, &report) }
+            }
+            return report
+        } catch {
+            throw StoreError.wrapping(error, "cannot verify the event store")
+        }
+    }
+
+    private static func checkLog(_ db: Database, _ report: inout VerifyReport) throws {
+        let row = try Row.fetchOne(db, sql: "SELECT count(*), min(seq), max(seq) FROM events")
+        let count: Int64 = row?[0] ?? 0
+        let lowest: Int64? = row?[1]
+        let highest: Int64? = row?[2]
+        report.events = count
+        if count > 0 && (lowest != 1 || highest != count) {
+            report.log("seq is not gapless: \(count) events hold seqs \(lowest ?? 0) to \(highest ?? 0)")
+            let gaps = try Int64.fetchAll(
+                db,
+                sql: """
+                    SELECT seq FROM events AS e WHERE seq > 1 AND NOT EXISTS (SELECT 1 FROM events WHERE seq = e.seq - 1)
+                    ORDER BY seq LIMIT 10
+                    """
+            )
+            for seq in gaps { report.log("seq \(seq) follows a gap") }
+        }
+        let rows = try Row.fetchCursor(
+            db,
+            sql: """
+                SELECT seq, ts, received_at, service, component, kind, level, message, incident, event_id, attrs,
+                       peer_uid, peer_pid
+                FROM events ORDER BY seq
+                """
+        )
+        while let row = try rows.next() {
+            do {
+                _ = try storedEvent(row)
+            } catch {
+                let seq: Int64? = row[0]
+                report.log("event \(seq.map(String.init) ?? "?") does not decode: \(error)")
+            }
+        }
+    }
+
+    /// Compares the store's projections (`db`) with a fresh replay (`replay`), row by row in key order.
+    private static func compareProjections(_ db: Database, _ replay: Database, _ report: inout VerifyReport) throws {
+        let applied = try Int64.fetchOne(db, sql: "SELECT last_seq FROM projection_state WHERE id = 1") ?? 0
+        let fresh = try Int64.fetchOne(replay, sql: "SELECT last_seq FROM projection_state WHERE id = 1") ?? 0
+        if applied != fresh {
+            report.differs("the projections reflect the log up to seq \(applied), the log ends at \(fresh)")
+        }
+
+        let incidentSQL = "SELECT \(IncidentColumns.list) FROM incidents ORDER BY id"
+        let stored = try Row.fetchCursor(db, sql: incidentSQL)
+        let expected = try Row.fetchCursor(replay, sql: incidentSQL)
+        func compareIncidents(_ stored: IncidentRecord?, _ expected: IncidentRecord?) {
+            switch (stored, expected) {
+            case (let stored?, nil): report.differs("incident \(stored.id) is not in a fresh replay")
+            case (nil, let expected?): report.differs("incident \(expected.id) is missing (a fresh replay has it)")
+            case (let stored?, let expected?):
+                report.incidents += 1
+                if stored != expected {
+                    report.differs(
+                        "incident \(stored.id) differs: \(describe(stored)) ; a fresh replay gives \(describe(expected))"
+                    )
+                }
+            case (nil, nil): break
+            }
+        }
+        try merge(stored, expected, key: IncidentColumns.record, order: { $0.id < $1.id }, pairs: compareIncidents)
+        let counterSQL = """
+            SELECT hour, service, events, timeout_prevented, transition_blocked, ratelimit_throttled,
+                   incidents_open, incidents_resolved, incidents_failed, recovery_ms_sum
+            FROM counters ORDER BY hour, service
+            """
+        let storedCounters = try Row.fetchCursor(db, sql: counterSQL)
+        let expectedCounters = try Row.fetchCursor(replay, sql: counterSQL)
+        func compareCounters(_ stored: (CounterKey, CounterValues)?, _ expected: (CounterKey, CounterValues)?) {
+            guard let key = (stored ?? expected)?.0 else { return }
+            let name = "counters of hour \(Timestamp.formatRFC3339(key.hour * 3_600_000)), service \(key.service)"
+            if stored != nil { report.counterRows += 1 }
+            if stored?.1 != expected?.1 {
+                report.differs("\(name): \(describe(stored?.1)) ; a fresh replay gives \(describe(expected?.1))")
+            }
+        }
+        try merge(
+            storedCounters,
+            expectedCounters,
+            key: counterRow,
+            order: { ($0.0.hour, $0.0.service) < ($1.0.hour, $1.0.service) },
+            pairs: compareCounters
+        )
+    }
+
+    private static func counterRow(_ row: Row) -> (CounterKey, CounterValues) {
+        (
+            CounterKey(hour: row[0], service: row[1]),
+            CounterValues(
+                events: row[2],
+                timeoutPrevented: row[3],
+                transitionBlocked: row[4],
+                ratelimitThrottled: row[5],
+                open: row[6],
+                resolved: row[7],
+                failed: row[8],
+                recoverySum: row[9]
+            )
+        )
+    }
+
+    /// Walks two cursors sorted by the same order, calling `body` with the matching pairs and the lone rows.
+    private static func merge<T>(
+        _ left: RowCursor,
+        _ right: RowCursor,
+        key: (Row) throws -> T,
+        order: (T, T) -> Bool,
+        pairs body: (T?, T?) -> Void
+    ) throws {
+        var a = try left.next().map(key)
+        var b = try right.next().map(key)
+        while a != nil || b != nil {
+            if let x = a, let y = b {
+                if order(x, y) {
+                    body(x, nil)
+                    a = try left.next().map(key)
+                } else if order(y, x) {
+                    body(nil, y)
+                    b = try right.next().map(key)
+                } else {
+                    body(x, y)
+                    a = try left.next().map(key)
+                    b = try right.next().map(key)
+                }
+            } else if let x = a {
+                body(x, nil)
+                a = try left.next().map(key)
+            } else if let y = b {
+                body(nil, y)
+                b = try right.next().map(key)
+            }
+        }
+    }
+
+    private static func describe(_ record: IncidentRecord) -> String {
+        let incident = record.incident
+        return "state \(incident.state.rawValue), peak \(incident.peakLevel.name), opened \(incident.openedAt), "
+            + "resolved \(incident.resolvedAt.map(String.init) ?? "null"), failed \(incident.failedAt.map(String.init) ?? "null"), "
+            + "events \(incident.eventCount), actions \(incident.actions), seqs \(incident.firstSeq)-\(incident.lastSeq), "
+            + "key \(incident.service)/\(incident.incident ?? incident.component)"
+    }
+
+    private static func describe(_ values: CounterValues?) -> String {
+        guard let values else { return "no row" }
+        return "events \(values.events), prevented \(values.timeoutPrevented)/\(values.transitionBlocked)/"
+            + "\(values.ratelimitThrottled), open \(values.open), resolved \(values.resolved), "
+            + "failed \(values.failed), recovery sum \(values.recoverySum) ms"
+    }
+}
