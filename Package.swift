@@ -14,6 +14,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/adam-fowler/compress-nio", from: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
@@ -53,6 +55,30 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
+        // Reports and alert mails: figures, rules, text/HTML from the Mustache templates in reports/, MIME, PNG charts.
+        .target(
+            name: "SelfHealReports",
+            dependencies: [
+                "SelfHealEvents",
+                "SelfHealStore",
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Mustache", package: "swift-mustache"),
+            ],
+            plugins: ["EmbedTemplates"]
+        ),
+        // Build tool: turns reports/*.mustache into Swift string literals, so reports/ stays the one source.
+        .executableTarget(name: "TemplateEmbedder"),
+        .plugin(name: "EmbedTemplates", capability: .buildTool(), dependencies: ["TemplateEmbedder"]),
+        .testTarget(
+            name: "SelfHealReportsTests",
+            dependencies: [
+                "SelfHealEvents", "SelfHealReports", "SelfHealStore",
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            exclude: ["Golden"]
+        ),
         // The command line: argument parsing and output formatting, nothing else.
         .target(
             name: "SelfHealCLI",
@@ -60,6 +86,7 @@ let package = Package(
                 "SelfHealEvents",
                 "SelfHealing",
                 "SelfHealStore",
+                "SelfHealReports",
                 "SelfHealServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

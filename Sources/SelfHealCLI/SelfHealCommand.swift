@@ -19,7 +19,8 @@ public struct SelfHealCommand: AsyncParsableCommand {
         version: SelfHealVersion.current,
         subcommands: [
             ServeCommand.self, EmitCommand.self, IngestCommand.self, EventsCommand.self, RejectsCommand.self,
-            IncidentsCommand.self, StatsCommand.self, RebuildCommand.self, VerifyCommand.self, DemoCommand.self,
+            IncidentsCommand.self, StatsCommand.self, ReportCommand.self, AlertsCommand.self, RebuildCommand.self,
+            VerifyCommand.self, DemoCommand.self,
         ]
     )
 

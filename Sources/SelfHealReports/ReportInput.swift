@@ -1,0 +1,293 @@
+import Foundation
+import SelfHealEvents
+
+/// The figures of SPEC section 5 over a period, as `selfheal stats` computes them.
+public struct ReportFigures: Sendable, Equatable {
+    /// Events with ts in range.
+    public var events: Int64
+    /// Prevent-role events with ts in range, per kind.
+    public var preventedByKind: [String: Int64]
+    /// Incidents opened in range that are resolved.
+    public var resolved: Int64
+    /// Incidents opened in range that failed.
+    public var failed: Int64
+    /// Incidents opened in range still open.
+    public var open: Int64
+    /// Recovery times of the resolved incidents opened in range, ascending.
+    public var recoveryTimes: [Int64]
+
+    /// Creates figures.
+    public init(
+        events: Int64,
+        preventedByKind: [String: Int64],
+        resolved: Int64,
+        failed: Int64,
+        open: Int64,
+        recoveryTimes: [Int64]
+    ) {
+        self.events = events
+        self.preventedByKind = preventedByKind
+        self.resolved = resolved
+        self.failed = failed
+        self.open = open
+        self.recoveryTimes = recoveryTimes.sorted()
+    }
+
+    /// All prevent-role events in range.
+    public var prevented: Int64 { preventedByKind.values.reduce(0, +) }
+    /// Incidents opened in range.
+    public var incidents: Int64 { resolved + failed + open }
+    /// Every self-healing action taken: prevented + incidents.
+    public var actions: Int64 { prevented + incidents }
+    /// The counts behind the success rate: (prevented + resolved) of (prevented + resolved + failed).
+    public var decided: (succeeded: Int64, total: Int64) { (prevented + resolved, prevented + resolved + failed) }
+    /// (prevented + resolved) / (prevented + resolved + failed); nil when that is 0/0.
+    public var successRate: Double? {
+        let (succeeded, total) = decided
+        return total == 0 ? nil : Double(succeeded) / Double(total)
+    }
+    /// Mean recovery time of the resolved incidents, rounded to the millisecond; nil when there are none.
+    public var mttrMs: Int64? {
+        guard !recoveryTimes.isEmpty else { return nil }
+        let sum = recoveryTimes.reduce(0.0) { $0 + Double($1) }
+        return Int64((sum / Double(recoveryTimes.count)).rounded())
+    }
+    /// The nearest-rank percentile of the resolved incidents' recovery times; nil when there are none.
+    public func recoveryPercentile(_ percent: Int) -> Int64? {
+        guard !recoveryTimes.isEmpty else { return nil }
+        let rank = (percent * recoveryTimes.count + 99) / 100
+        return recoveryTimes[max(1, rank) - 1]
+    }
+}
+
+/// An incident as a report shows it (the `incidents` projection's row).
+public struct ReportIncident: Sendable, Equatable {
+    /// Open, resolved or failed.
+    public enum State: String, Sendable {
+        case open, resolved, failed
+    }
+
+    public var id: Int64
+    public var service: String
+    public var component: String
+    /// The first event's kind.
+    public var kind: String
+    public var title: String
+    public var state: State
+    public var peakLevel: EventLevel
+    public var openedAt: Int64
+    public var resolvedAt: Int64?
+    public var failedAt: Int64?
+    /// The distinct mitigate kinds among its events, sorted.
+    public var actions: [String]
+    public var eventCount: Int64
+
+    /// Creates an incident.
+    public init(
+        id: Int64,
+        service: String,
+        component: String,
+        kind: String,
+        title: String,
+        state: State,
+        peakLevel: EventLevel,
+        openedAt: Int64,
+        resolvedAt: Int64? = nil,
+        failedAt: Int64? = nil,
+        actions: [String] = [],
+        eventCount: Int64 = 1
+    ) {
+        self.id = id
+        self.service = service
+        self.component = component
+        self.kind = kind
+        self.title = title
+        self.state = state
+        self.peakLevel = peakLevel
+        self.openedAt = openedAt
+        self.resolvedAt = resolvedAt
+        self.failedAt = failedAt
+        self.actions = actions
+        self.eventCount = eventCount
+    }
+
+    /// `resolved_at - opened_at`, never below 0; nil while unresolved.
+    public var recoveryMs: Int64? { resolvedAt.map { max(0, $0 - openedAt) } }
+}
+
+/// How often a kind of issue happened in a period and how many of those healed themselves.
+public struct KindCount: Sendable, Equatable {
+    /// The kind: an incident's first event kind, or a prevent kind.
+    public var kind: String
+    /// Incidents opened with this kind, or prevent events of this kind.
+    public var count: Int64
+    /// Of those, resolved incidents or (prevent kinds) all of them.
+    public var selfHealed: Int64
+    /// Of those, failed incidents.
+    public var failed: Int64
+    /// On how many days of the period the kind occurred.
+    public var daysSeen: Int
+
+    /// Creates a count.
+    public init(kind: String, count: Int64, selfHealed: Int64, failed: Int64 = 0, daysSeen: Int = 0) {
+        self.kind = kind
+        self.count = count
+        self.selfHealed = selfHealed
+        self.failed = failed
+        self.daysSeen = daysSeen
+    }
+}
+
+/// One bar of the chart: an hour of a day or a day of a week, split by outcome.
+public struct ChartBucket: Sendable, Equatable {
+    /// Start of the bucket, epoch milliseconds.
+    public var start: Int64
+    /// Prevent events.
+    public var prevented: Int
+    /// Incidents opened in the bucket, resolved.
+    public var autoRecovered: Int
+    /// Incidents opened in the bucket, failed.
+    public var failed: Int
+    /// Incidents opened in the bucket, still open.
+    public var open: Int
+
+    /// Creates a bucket.
+    public init(start: Int64, prevented: Int = 0, autoRecovered: Int = 0, failed: Int = 0, open: Int = 0) {
+        self.start = start
+        self.prevented = prevented
+        self.autoRecovered = autoRecovered
+        self.failed = failed
+        self.open = open
+    }
+
+    /// All actions in the bucket.
+    public var total: Int { prevented + autoRecovered + failed + open }
+}
+
+/// Everything a report is made from, read from the store (or made by hand in tests).
+public struct ReportInput: Sendable {
+    /// The period.
+    public var period: ReportPeriod
+    /// The figures of the period (`selfheal stats` over it).
+    public var figures: ReportFigures
+    /// Incidents whose life overlaps the period, ordered by `opened_at`, then `id`.
+    public var incidents: [ReportIncident]
+    /// Issues by kind, most frequent first.
+    public var kinds: [KindCount]
+    /// The chart: per hour for a day, per day for a week.
+    public var buckets: [ChartBucket]
+    /// Issues by kind in the period before (the previous week of a weekly report), for trends.
+    public var previousKinds: [KindCount]
+    /// When the report was made, epoch milliseconds (the ages of open incidents are counted to it or to the
+    /// end of the period, whichever is earlier).
+    public var generatedAt: Int64
+
+    /// Creates an input from precomputed parts.
+    public init(
+        period: ReportPeriod,
+        figures: ReportFigures,
+        incidents: [ReportIncident],
+        kinds: [KindCount],
+        buckets: [ChartBucket],
+        previousKinds: [KindCount] = [],
+        generatedAt: Int64
+    ) {
+        self.period = period
+        self.figures = figures
+        self.incidents = incidents
+        self.kinds = kinds
+        self.buckets = buckets
+        self.previousKinds = previousKinds
+        self.generatedAt = generatedAt
+    }
+
+    /// Assembles an input from the facts of the store: the figures, the incidents overlapping the period, and
+    /// the timestamps of the prevent events in it, per kind. Kinds and chart buckets are derived here.
+    public static func assemble(
+        period: ReportPeriod,
+        figures: ReportFigures,
+        incidents: [ReportIncident],
+        preventedTimes: [String: [Int64]],
+        previous: (period: ReportPeriod, incidents: [ReportIncident], preventedTimes: [String: [Int64]])? = nil,
+        generatedAt: Int64
+    ) -> ReportInput {
+        let kinds = kindCounts(period: period, incidents: incidents, preventedTimes: preventedTimes)
+        let previousKinds =
+            previous.map { kindCounts(period: $0.period, incidents: $0.incidents, preventedTimes: $0.preventedTimes) }
+            ?? []
+        return ReportInput(
+            period: period,
+            figures: figures,
+            incidents: incidents,
+            kinds: kinds,
+            buckets: buckets(period: period, incidents: incidents, preventedTimes: preventedTimes),
+            previousKinds: previousKinds,
+            generatedAt: generatedAt
+        )
+    }
+
+    /// Counts by kind of the incidents opened in the period and of the prevent events, most frequent first.
+    public static func kindCounts(
+        period: ReportPeriod,
+        incidents: [ReportIncident],
+        preventedTimes: [String: [Int64]]
+    ) -> [KindCount] {
+        var counts: [String: KindCount] = [:]
+        var days: [String: Set<Int>] = [:]
+        for incident in incidents where incident.openedAt >= period.since && incident.openedAt < period.until {
+            var count = counts[incident.kind] ?? KindCount(kind: incident.kind, count: 0, selfHealed: 0)
+            count.count += 1
+            if incident.state == .resolved { count.selfHealed += 1 }
+            if incident.state == .failed { count.failed += 1 }
+            counts[incident.kind] = count
+            days[incident.kind, default: []].insert(period.dayIndex(of: incident.openedAt))
+        }
+        for (kind, times) in preventedTimes {
+            let inRange = times.filter { $0 >= period.since && $0 < period.until }
+            guard !inRange.isEmpty else { continue }
+            var count = counts[kind] ?? KindCount(kind: kind, count: 0, selfHealed: 0)
+            count.count += Int64(inRange.count)
+            count.selfHealed += Int64(inRange.count)
+            counts[kind] = count
+            for time in inRange { days[kind, default: []].insert(period.dayIndex(of: time)) }
+        }
+        return counts.values.map { count in
+            var count = count
+            count.daysSeen = days[count.kind]?.count ?? 0
+            return count
+        }
+        .sorted { ($0.count, $1.kind) > ($1.count, $0.kind) }
+    }
+
+    /// The chart's buckets: hours of a day (23 to 25 on days when clocks change), days of a week.
+    public static func buckets(
+        period: ReportPeriod,
+        incidents: [ReportIncident],
+        preventedTimes: [String: [Int64]]
+    ) -> [ChartBucket] {
+        let starts = period.bucketStarts
+        var buckets = starts.map { ChartBucket(start: $0) }
+        func index(_ time: Int64) -> Int? {
+            guard time >= period.since, time < period.until else { return nil }
+            var low = 0
+            var high = starts.count - 1
+            while low < high {
+                let middle = (low + high + 1) / 2
+                if starts[middle] <= time { low = middle } else { high = middle - 1 }
+            }
+            return low
+        }
+        for times in preventedTimes.values {
+            for time in times { if let i = index(time) { buckets[i].prevented += 1 } }
+        }
+        for incident in incidents {
+            guard let i = index(incident.openedAt) else { continue }
+            switch incident.state {
+            case .resolved: buckets[i].autoRecovered += 1
+            case .failed: buckets[i].failed += 1
+            case .open: buckets[i].open += 1
+            }
+        }
+        return buckets
+    }
+}
