@@ -40,7 +40,7 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ],
-            plugins: ["EmbedSchema"]
+            plugins: ["EmbedFiles"]
         ),
         // The daemon: socket, framing, batching, group commit, shutdown.
         .target(
@@ -65,11 +65,9 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Mustache", package: "swift-mustache"),
             ],
-            plugins: ["EmbedTemplates"]
+            plugins: ["EmbedFiles"]
         ),
         // Build tool: turns reports/*.mustache into Swift string literals, so reports/ stays the one source.
-        .executableTarget(name: "TemplateEmbedder"),
-        .plugin(name: "EmbedTemplates", capability: .buildTool(), dependencies: ["TemplateEmbedder"]),
         .testTarget(
             name: "SelfHealReportsTests",
             dependencies: [
@@ -104,9 +102,10 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
-        // Build tool: turns schema/*.sql into Swift string literals, so schema/ stays the one source.
-        .executableTarget(name: "SchemaEmbedder"),
-        .plugin(name: "EmbedSchema", capability: .buildTool(), dependencies: ["SchemaEmbedder"]),
+        // Build tool: embeds schema/*.sql and reports/*.mustache as Swift string literals, so those files stay the
+        // single source and the executable still works from anywhere.
+        .executableTarget(name: "FileEmbedder"),
+        .plugin(name: "EmbedFiles", capability: .buildTool(), dependencies: ["FileEmbedder"]),
         .testTarget(name: "SelfHealEventsTests", dependencies: ["SelfHealEvents"]),
         .testTarget(
             name: "SelfHealStoreTests",

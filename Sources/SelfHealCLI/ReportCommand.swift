@@ -78,6 +78,24 @@ func deliver(_ report: Report, mail: MailOptions, location: LocationOptions) thr
     try sender?.send(rendered.eml)
 }
 
+/// The shared body of `report daily` and `report weekly`: the period named in `--tz`, its figures from the store,
+/// the report's files, and the mail with `--send`.
+func writeReport(
+    location: LocationOptions,
+    mail: MailOptions,
+    tz: String?,
+    make: (ReportInput) -> Report,
+    period: (TimeZone, Int64) throws -> ReportPeriod
+) async throws {
+    try await reportingErrors {
+        let now = currentMillis()
+        let period = try period(try zone(tz), now)
+        let store = try location.openStoreForFigures()
+        let input = try ReportInput.load(from: store, period: period, generatedAt: now)
+        try deliver(make(input), mail: mail, location: location)
+    }
+}
+
 func zone(_ tz: String?) throws(CLIError) -> TimeZone {
     guard let tz else { return TimeZone.current }
     guard let zone = TimeZone(identifier: tz) else { throw CLIError("unknown time zone \"\(tz)\"") }
@@ -102,22 +120,16 @@ struct DailyReportCommand: AsyncParsableCommand {
     @OptionGroup var mail: MailOptions
 
     func run() async throws {
-        try await reportingErrors {
-            let zone = try zone(tz)
-            let now = currentMillis()
-            let period: ReportPeriod
+        try await writeReport(location: location, mail: mail, tz: tz, make: Report.daily) { zone, now in
             switch date {
-            case "today": period = .day(containing: now, zone: zone)
-            case "yesterday": period = ReportPeriod.day(containing: now, zone: zone).previous
+            case "today": return .day(containing: now, zone: zone)
+            case "yesterday": return ReportPeriod.day(containing: now, zone: zone).previous
             default:
                 guard let day = ReportPeriod.day(date, zone: zone) else {
                     throw CLIError("invalid date \"\(date)\": use YYYY-MM-DD, today or yesterday")
                 }
-                period = day
+                return day
             }
-            let store = try location.openStoreForFigures()
-            let input = try ReportInput.load(from: store, period: period, generatedAt: now)
-            try deliver(Report.daily(input), mail: mail, location: location)
         }
     }
 }
@@ -143,22 +155,16 @@ struct WeeklyReportCommand: AsyncParsableCommand {
     @OptionGroup var mail: MailOptions
 
     func run() async throws {
-        try await reportingErrors {
-            let zone = try zone(tz)
-            let now = currentMillis()
-            let period: ReportPeriod
+        try await writeReport(location: location, mail: mail, tz: tz, make: Report.weekly) { zone, now in
             switch week {
-            case "this": period = .week(containing: now, zone: zone)
-            case "last": period = ReportPeriod.week(containing: now, zone: zone).previous
+            case "this": return .week(containing: now, zone: zone)
+            case "last": return ReportPeriod.week(containing: now, zone: zone).previous
             default:
                 guard let value = ReportPeriod.week(week, zone: zone) else {
                     throw CLIError("invalid week \"\(week)\": use YYYY-Www (2025-W48), this or last")
                 }
-                period = value
+                return value
             }
-            let store = try location.openStoreForFigures()
-            let input = try ReportInput.load(from: store, period: period, generatedAt: now)
-            try deliver(Report.weekly(input), mail: mail, location: location)
         }
     }
 }

@@ -24,7 +24,7 @@ public struct ReportTemplates: Sendable {
         var templates: [String: MustacheTemplate] = [:]
         var sources: [String: String] = [:]
         for name in Self.names {
-            var text = DefaultTemplates.files[name]
+            var text = DefaultTemplates.files.first { $0.name == name }?.text
             var source = "built-in"
             if let directory {
                 let path = (directory as NSString).appendingPathComponent("\(name).mustache")

@@ -144,8 +144,8 @@ public final class EventStore: Sendable {
     /// The migrations, one per file of `schema/`, in file-name order. Shipped ones never change.
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
-        for migration in SchemaSQL.migrations {
-            migrator.registerMigration(migration.name) { db in try db.execute(sql: migration.sql) }
+        for migration in SchemaSQL.files {
+            migrator.registerMigration(migration.name) { db in try db.execute(sql: migration.text) }
         }
         return migrator
     }

@@ -38,6 +38,15 @@ func shellWords(_ line: String) -> [String] {
         ("ingest", IngestCommand.configuration.discussion),
         ("events", EventsCommand.configuration.discussion),
         ("rejects", RejectsCommand.configuration.discussion),
+        ("incidents", IncidentsCommand.configuration.discussion),
+        ("stats", StatsCommand.configuration.discussion),
+        ("rebuild", RebuildCommand.configuration.discussion),
+        ("verify", VerifyCommand.configuration.discussion),
+        ("report", ReportCommand.configuration.discussion),
+        ("report daily", DailyReportCommand.configuration.discussion),
+        ("report weekly", WeeklyReportCommand.configuration.discussion),
+        ("alerts", AlertsCommand.configuration.discussion),
+        ("demo", DemoCommand.configuration.discussion),
     ]
 
     @Test(arguments: discussions)

@@ -103,8 +103,8 @@ import Testing
             .deletingLastPathComponent()
         let files = try FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("schema").path)
             .filter { $0.hasSuffix(".sql") }.sorted()
-        #expect(SchemaSQL.migrations.map { $0.name + ".sql" } == files)
-        for (name, sql) in SchemaSQL.migrations {
+        #expect(SchemaSQL.files.map { $0.name + ".sql" } == files)
+        for (name, sql) in SchemaSQL.files {
             let text = try String(contentsOf: root.appendingPathComponent("schema/\(name).sql"), encoding: .utf8)
             #expect(sql == text)
         }
