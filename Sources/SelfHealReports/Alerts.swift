@@ -1,5 +1,6 @@
 import Foundation
 import SelfHealEvents
+import SelfHealStore
 
 /// What an alert mail says about its incident.
 public enum AlertStatus: String, Sendable, CaseIterable {

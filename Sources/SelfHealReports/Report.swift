@@ -1,5 +1,6 @@
 import Foundation
 import SelfHealEvents
+import SelfHealStore
 
 /// A daily or weekly report: the figures of its period and what the rules make of them, ready to render.
 public struct Report: Sendable {

@@ -1,5 +1,6 @@
 import Foundation
 import SelfHealEvents
+import SelfHealStore
 
 /// The colours of the reports, one per outcome and verdict: set on every cell, so dark mode cannot invert them.
 public enum ReportPalette {
@@ -21,7 +22,7 @@ public enum ReportPalette {
         }
     }
 
-    static func state(_ state: ReportIncident.State) -> String {
+    static func state(_ state: IncidentState) -> String {
         switch state {
         case .open: open.hex
         case .resolved: autoRecovered.hex

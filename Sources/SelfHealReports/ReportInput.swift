@@ -1,5 +1,6 @@
 import Foundation
 import SelfHealEvents
+import SelfHealStore
 
 /// The figures of SPEC section 5 over a period, as `selfheal stats` computes them.
 public struct ReportFigures: Sendable, Equatable {
@@ -60,36 +61,18 @@ public struct ReportFigures: Sendable, Equatable {
     }
 }
 
-/// An incident as a report shows it (the `incidents` projection's row).
-public struct ReportIncident: Sendable, Equatable {
-    /// Open, resolved or failed.
-    public enum State: String, Sendable {
-        case open, resolved, failed
-    }
+/// The reports read the store's incidents as they are (SPEC section 5).
+public typealias ReportIncident = Incident
 
-    public var id: Int64
-    public var service: String
-    public var component: String
-    /// The first event's kind.
-    public var kind: String
-    public var title: String
-    public var state: State
-    public var peakLevel: EventLevel
-    public var openedAt: Int64
-    public var resolvedAt: Int64?
-    public var failedAt: Int64?
-    /// The distinct mitigate kinds among its events, sorted.
-    public var actions: [String]
-    public var eventCount: Int64
-
-    /// Creates an incident.
+extension Incident {
+    /// An incident built by hand (tests, previews): the fields the reports read; not keyed by `incident`.
     public init(
         id: Int64,
         service: String,
         component: String,
         kind: String,
         title: String,
-        state: State,
+        state: IncidentState,
         peakLevel: EventLevel,
         openedAt: Int64,
         resolvedAt: Int64? = nil,
@@ -97,22 +80,24 @@ public struct ReportIncident: Sendable, Equatable {
         actions: [String] = [],
         eventCount: Int64 = 1
     ) {
-        self.id = id
-        self.service = service
-        self.component = component
-        self.kind = kind
-        self.title = title
-        self.state = state
-        self.peakLevel = peakLevel
-        self.openedAt = openedAt
-        self.resolvedAt = resolvedAt
-        self.failedAt = failedAt
-        self.actions = actions
-        self.eventCount = eventCount
+        self.init(
+            id: id,
+            service: service,
+            component: component,
+            incident: nil,
+            kind: kind,
+            title: title,
+            state: state,
+            peakLevel: peakLevel,
+            openedAt: openedAt,
+            resolvedAt: resolvedAt,
+            failedAt: failedAt,
+            eventCount: eventCount,
+            actions: actions,
+            firstSeq: 0,
+            lastSeq: 0
+        )
     }
-
-    /// `resolved_at - opened_at`, never below 0; nil while unresolved.
-    public var recoveryMs: Int64? { resolvedAt.map { max(0, $0 - openedAt) } }
 }
 
 /// How often a kind of issue happened in a period and how many of those healed themselves.

@@ -1,5 +1,6 @@
 import Foundation
 import SelfHealEvents
+import SelfHealStore
 
 /// Who mails are from and to, and the domain of their `Message-ID`s.
 public struct MailSettings: Sendable {

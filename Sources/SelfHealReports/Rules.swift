@@ -1,3 +1,5 @@
+import SelfHealStore
+
 /// The report's judgements as small pure functions with their thresholds (documented in the README).
 public enum ReportRules {
     /// The success rate a healthy system keeps: 95%.

@@ -15,32 +15,6 @@ extension ReportFigures {
     }
 }
 
-extension ReportIncident {
-    /// An incident of the `incidents` projection.
-    public init(_ incident: Incident) {
-        let state: State =
-            switch incident.state {
-            case .open: .open
-            case .resolved: .resolved
-            case .failed: .failed
-            }
-        self.init(
-            id: incident.id,
-            service: incident.service,
-            component: incident.component,
-            kind: incident.kind,
-            title: incident.title,
-            state: state,
-            peakLevel: incident.peakLevel,
-            openedAt: incident.openedAt,
-            resolvedAt: incident.resolvedAt,
-            failedAt: incident.failedAt,
-            actions: incident.actions,
-            eventCount: incident.eventCount
-        )
-    }
-}
-
 extension ReportInput {
     /// Reads a period's input from the store: `stats` over the period (the same call `selfheal stats` makes),
     /// the incidents overlapping it, the prevent events' times; for a weekly report the week before too.
@@ -78,7 +52,7 @@ extension ReportInput {
         until: Int64,
         service: String? = nil
     ) throws(StoreError) -> [ReportIncident] {
-        try store.incidents(IncidentFilter(since: since, until: until, service: service)).map(ReportIncident.init)
+        try store.incidents(IncidentFilter(since: since, until: until, service: service))
     }
 
     static func preventedTimes(

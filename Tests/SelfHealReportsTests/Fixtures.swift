@@ -1,6 +1,7 @@
 import Foundation
 import SelfHealEvents
 import SelfHealReports
+import SelfHealStore
 
 /// A realistic day (2025-11-25 in Europe/Paris) and week, with hand-computed figures.
 enum Fixtures {

@@ -1,5 +1,6 @@
 import Foundation
 import SelfHealEvents
+import SelfHealStore
 import Testing
 
 @testable import SelfHealReports

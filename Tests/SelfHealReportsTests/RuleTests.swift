@@ -1,4 +1,5 @@
 import SelfHealEvents
+import SelfHealStore
 import Testing
 
 @testable import SelfHealReports
@@ -42,8 +43,7 @@ struct RuleTests {
         )
     }
 
-    static func incident(_ state: ReportIncident.State, openedAt: Int64 = 0, resolvedAt: Int64? = nil) -> ReportIncident
-    {
+    static func incident(_ state: IncidentState, openedAt: Int64 = 0, resolvedAt: Int64? = nil) -> ReportIncident {
         ReportIncident(
             id: 1,
             service: "s",
