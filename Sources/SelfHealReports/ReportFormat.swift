@@ -1,5 +1,6 @@
 import Foundation
 import SelfHealEvents
+import SelfHealStore
 
 /// How reports write numbers, durations, times and kinds for people.
 public enum ReportFormat {

@@ -2,22 +2,11 @@ import Foundation
 import SelfHealEvents
 import SelfHealStore
 
-/// The figures of SPEC section 5 over a period, as `selfheal stats` computes them.
-public struct ReportFigures: Sendable, Equatable {
-    /// Events with ts in range.
-    public var events: Int64
-    /// Prevent-role events with ts in range, per kind.
-    public var preventedByKind: [String: Int64]
-    /// Incidents opened in range that are resolved.
-    public var resolved: Int64
-    /// Incidents opened in range that failed.
-    public var failed: Int64
-    /// Incidents opened in range still open.
-    public var open: Int64
-    /// Recovery times of the resolved incidents opened in range, ascending.
-    public var recoveryTimes: [Int64]
+/// The section-5 figures of a report's period: the store's `Stats`, the very numbers `selfheal stats` prints.
+public typealias ReportFigures = Stats
 
-    /// Creates figures.
+extension Stats {
+    /// Figures built by hand (tests, previews), over no particular range; recovery times are sorted.
     public init(
         events: Int64,
         preventedByKind: [String: Int64],
@@ -26,39 +15,20 @@ public struct ReportFigures: Sendable, Equatable {
         open: Int64,
         recoveryTimes: [Int64]
     ) {
-        self.events = events
-        self.preventedByKind = preventedByKind
-        self.resolved = resolved
-        self.failed = failed
-        self.open = open
-        self.recoveryTimes = recoveryTimes.sorted()
+        self.init(
+            since: 0,
+            until: 0,
+            events: events,
+            preventedByKind: preventedByKind,
+            resolved: resolved,
+            failed: failed,
+            open: open,
+            recoveryTimes: recoveryTimes.sorted()
+        )
     }
 
-    /// All prevent-role events in range.
-    public var prevented: Int64 { preventedByKind.values.reduce(0, +) }
-    /// Incidents opened in range.
-    public var incidents: Int64 { resolved + failed + open }
-    /// Every self-healing action taken: prevented + incidents.
-    public var actions: Int64 { prevented + incidents }
     /// The counts behind the success rate: (prevented + resolved) of (prevented + resolved + failed).
     public var decided: (succeeded: Int64, total: Int64) { (prevented + resolved, prevented + resolved + failed) }
-    /// (prevented + resolved) / (prevented + resolved + failed); nil when that is 0/0.
-    public var successRate: Double? {
-        let (succeeded, total) = decided
-        return total == 0 ? nil : Double(succeeded) / Double(total)
-    }
-    /// Mean recovery time of the resolved incidents, rounded to the millisecond; nil when there are none.
-    public var mttrMs: Int64? {
-        guard !recoveryTimes.isEmpty else { return nil }
-        let sum = recoveryTimes.reduce(0.0) { $0 + Double($1) }
-        return Int64((sum / Double(recoveryTimes.count)).rounded())
-    }
-    /// The nearest-rank percentile of the resolved incidents' recovery times; nil when there are none.
-    public func recoveryPercentile(_ percent: Int) -> Int64? {
-        guard !recoveryTimes.isEmpty else { return nil }
-        let rank = (percent * recoveryTimes.count + 99) / 100
-        return recoveryTimes[max(1, rank) - 1]
-    }
 }
 
 /// The reports read the store's incidents as they are (SPEC section 5).

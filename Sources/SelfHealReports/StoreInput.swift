@@ -24,7 +24,7 @@ extension ReportInput {
         service: String? = nil,
         generatedAt: Int64
     ) throws(StoreError) -> ReportInput {
-        let figures = ReportFigures(try store.stats(since: period.since, until: period.until, service: service))
+        let figures = try store.stats(since: period.since, until: period.until, service: service)
         let incidents = try self.incidents(store, since: period.since, until: period.until, service: service)
         let prevented = try preventedTimes(store, since: period.since, until: period.until, service: service)
         var previous: (period: ReportPeriod, incidents: [ReportIncident], preventedTimes: [String: [Int64]])?

@@ -71,7 +71,7 @@ struct StoreReportTests {
         let period = try #require(ReportPeriod.day("2025-11-25", zone: Self.zone))
         let stats = try store.stats(since: period.since, until: period.until)
         let input = try ReportInput.load(from: store, period: period, generatedAt: period.until + 3_600_000)
-        #expect(input.figures == ReportFigures(stats))
+        #expect(input.figures == stats)
         #expect(stats.prevented == 6 && stats.resolved == 2 && stats.failed == 1 && stats.open == 1)
         let output = try ReportRenderer.render(
             Report.daily(input),
