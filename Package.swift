@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "selfheal", targets: ["selfheal"]),
         .library(name: "SelfHealing", targets: ["SelfHealing"]),
+        .library(name: "SelfHealingTesting", targets: ["SelfHealingTesting"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
@@ -31,6 +32,8 @@ let package = Package(
         ),
         // One C call Swift cannot make (sqlite3_config is variadic): SQLite's memory statistics off.
         .target(name: "CSQLiteTuning", linkerSettings: [.linkedLibrary("sqlite3")]),
+        // For the tests of services that use SelfHealing (and ours): a clock that moves only when told.
+        .target(name: "SelfHealingTesting"),
         // SQLite: migrations from schema/, the append-only log, rejects, queries.
         .target(
             name: "SelfHealStore",
@@ -119,7 +122,9 @@ let package = Package(
         // The library's own tests: every primitive on a manual clock, the sinks, the spill file.
         .testTarget(
             name: "SelfHealingTests",
-            dependencies: ["SelfHealing", "SelfHealEvents", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "SelfHealing", "SelfHealEvents", "SelfHealingTesting", .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         // The stories of the scenario analysis, replayed with the real primitives.
         .executableTarget(
@@ -142,7 +147,8 @@ let package = Package(
         .testTarget(
             name: "SelfHealServerTests",
             dependencies: [
-                "SelfHealEvents", "SelfHealing", "SelfHealStore", "SelfHealServer", "SelfHealCLI", "selfheal",
+                "SelfHealEvents", "SelfHealing", "SelfHealingTesting", "SelfHealStore", "SelfHealServer", "SelfHealCLI",
+                "selfheal",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]

@@ -2,6 +2,7 @@ import Foundation
 import SelfHealEvents
 import SelfHealStore
 import SelfHealing
+import SelfHealingTesting
 import Synchronization
 import Testing
 
@@ -339,42 +340,5 @@ private final class FlakyDependency: Sendable {
         }
         if number <= failures { throw Unavailable() }
         return ["fresh list after \(number) calls"]
-    }
-}
-
-/// A clock that moves only when told: `advance(by:)`, or a `sleep`, which jumps to its deadline at once and is
-/// recorded. The service's delays take no real time.
-private final class ManualClock: Clock, Sendable {
-    struct Instant: InstantProtocol, Hashable, Sendable {
-        var offset: Duration
-
-        func advanced(by duration: Duration) -> Instant { Instant(offset: offset + duration) }
-        func duration(to other: Instant) -> Duration { other.offset - offset }
-        static func < (lhs: Instant, rhs: Instant) -> Bool { lhs.offset < rhs.offset }
-    }
-
-    private struct State {
-        var now = Instant(offset: .seconds(1_000))
-        var sleeps: [Duration] = []
-    }
-
-    private let state = Mutex(State())
-
-    var now: Instant { state.withLock { $0.now } }
-    var minimumResolution: Duration { .nanoseconds(1) }
-
-    /// The durations slept so far, in order.
-    var sleeps: [Duration] { state.withLock { $0.sleeps } }
-
-    func sleep(until deadline: Instant, tolerance: Duration? = nil) async throws {
-        try Task.checkCancellation()
-        state.withLock { state in
-            state.sleeps.append(state.now.duration(to: deadline))
-            if deadline > state.now { state.now = deadline }
-        }
-    }
-
-    func advance(by duration: Duration) {
-        state.withLock { $0.now = $0.now.advanced(by: duration) }
     }
 }

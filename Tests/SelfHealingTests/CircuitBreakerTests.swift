@@ -1,4 +1,5 @@
 import SelfHealEvents
+import SelfHealingTesting
 import Synchronization
 import Testing
 

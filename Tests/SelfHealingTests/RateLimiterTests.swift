@@ -1,4 +1,5 @@
 import SelfHealEvents
+import SelfHealingTesting
 import Testing
 
 @testable import SelfHealing

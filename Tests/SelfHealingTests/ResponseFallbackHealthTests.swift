@@ -1,5 +1,6 @@
 import Foundation
 import SelfHealEvents
+import SelfHealingTesting
 import Testing
 
 @testable import SelfHealing
