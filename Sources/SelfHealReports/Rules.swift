@@ -186,7 +186,8 @@ public struct Recommendation: Sendable, Equatable {
                 Recommendation(
                     rule: .failures,
                     text: "\(ReportFormat.count(figures.failed)) \(figures.failed == 1 ? "incident" : "incidents") "
-                        + "failed to heal: look at \(figures.failed == 1 ? "it" : "them") below and fix the cause."
+                        + "failed to heal: look at \(figures.failed == 1 ? "it" : "them") under “Failed or still open” "
+                        + "and fix the cause."
                 )
             )
         }
