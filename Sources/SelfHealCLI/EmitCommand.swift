@@ -57,12 +57,7 @@ struct EmitCommand: AsyncParsableCommand {
         json.string("kind", kind)
         json.string("component", ifPresent: component)
         if let ts {
-            var zone = TimeZone.current
-            if let tz {
-                guard let named = TimeZone(identifier: tz) else { throw CLIError("unknown time zone \"\(tz)\"") }
-                zone = named
-            }
-            let millis = try TimeExpression(zone: zone, now: currentMillis()).parse(ts)
+            let millis = try TimeExpression(zone: try zone(tz), now: currentMillis()).parse(ts)
             json.string("ts", Timestamp.formatRFC3339(millis))
         }
         json.string("level", ifPresent: level)

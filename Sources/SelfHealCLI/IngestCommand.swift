@@ -76,8 +76,8 @@ struct IngestCommand: AsyncParsableCommand {
                     try client.sendBytes([0x0A])
                     sentLines += 1
                 }
-                sources.append(Source(name: name == "-" ? "stdin" : name, firstLine: firstLine, lineCount: 0))
-                sources[sources.count - 1].lineCount = sentLines - firstLine + 1
+                let lineCount = sentLines - firstLine + 1
+                sources.append(Source(name: name == "-" ? "stdin" : name, firstLine: firstLine, lineCount: lineCount))
             }
             let reply = try client.syncReply()
             failures += reply.errors

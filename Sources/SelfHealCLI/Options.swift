@@ -60,9 +60,7 @@ struct RangeOptions: ParsableArguments {
 
     /// The zone named by `--tz`, or the system's.
     func zone() throws(CLIError) -> TimeZone {
-        guard let tz else { return TimeZone.current }
-        guard let zone = TimeZone(identifier: tz) else { throw CLIError("unknown time zone \"\(tz)\"") }
-        return zone
+        try SelfHealCLI.zone(tz)
     }
 
     /// `[since, until)` in epoch milliseconds.

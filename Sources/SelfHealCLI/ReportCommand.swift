@@ -96,12 +96,6 @@ func writeReport(
     }
 }
 
-func zone(_ tz: String?) throws(CLIError) -> TimeZone {
-    guard let tz else { return TimeZone.current }
-    guard let zone = TimeZone(identifier: tz) else { throw CLIError("unknown time zone \"\(tz)\"") }
-    return zone
-}
-
 struct DailyReportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "daily",

@@ -79,6 +79,13 @@ public struct CLIError: Error, Sendable, CustomStringConvertible {
     public var description: String { message }
 }
 
+/// The zone a `--tz` option names, or the system's when it names none.
+func zone(_ tz: String?) throws(CLIError) -> TimeZone {
+    guard let tz else { return TimeZone.current }
+    guard let zone = TimeZone(identifier: tz) else { throw CLIError("unknown time zone \"\(tz)\"") }
+    return zone
+}
+
 /// Wall-clock milliseconds.
 func currentMillis() -> Int64 {
     Int64((Date().timeIntervalSince1970 * 1_000).rounded(.down))

@@ -66,7 +66,7 @@ struct IngestServer: Service {
 
     func run() async throws {
         let registry = registry
-        let now: @Sendable () -> Int64 = { Clock.nowMillis() }
+        let now: @Sendable () -> Int64 = { WallClock.nowMillis() }
         let serverChannel: NIOAsyncChannel<Connection, Never>
         do {
             serverChannel = try await ServerBootstrap(group: group)
@@ -237,7 +237,7 @@ struct PeerCredentials: Sendable {
 }
 
 /// Wall-clock time for `received_at`.
-enum Clock {
+enum WallClock {
     static func nowMillis() -> Int64 {
         var time = timespec()
         clock_gettime(CLOCK_REALTIME, &time)
