@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""The SQLite ceiling for the events table of schema/001_event_log.sql, measured outside Swift: the rows of
+"""The SQLite ceiling for the events table of schema/*.sql (all migrations, in order), measured outside Swift: the rows of
 selfheal-bench ingest inserted by Python's sqlite3 executemany (a loop in C) in 1,000-row transactions under
 synchronous=FULL. Usage: scripts/sqlite-ceiling.py [ts,id] (drop those indexes first, to see what each costs)."""
 import os, sqlite3, sys, tempfile, time
-schema = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'schema', '001_event_log.sql')).read()
+directory = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'schema')
+schema = ''.join(open(os.path.join(directory, name)).read() for name in sorted(os.listdir(directory)) if name.endswith('.sql'))
 path = os.path.join(tempfile.mkdtemp(), 'ceiling.db')
 for f in (path, path+'-wal', path+'-shm'):
     if os.path.exists(f): os.remove(f)

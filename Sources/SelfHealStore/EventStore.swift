@@ -81,12 +81,74 @@ public struct AppendResult: Sendable, Equatable {
     }
 }
 
+/// Stored events in seq order, as a projection reads them: either rows read back from the log, or the events an
+/// append has just inserted, seen in place (the daemon's writer applies every event it commits, so it does not
+/// copy them into ``StoredEvent`` values first).
+public struct EventBatch: Sendable {
+    let stored: [StoredEvent]
+    let appended: [IncomingEvent]
+    /// For each appended event: its seq, or nil when it was a duplicate and not stored.
+    let seqs: [Int64?]
+
+    /// Events read from the log.
+    public init(_ stored: [StoredEvent]) {
+        self.stored = stored
+        appended = []
+        seqs = []
+    }
+
+    /// Events just appended, with the seq each got (nil for a duplicate, which is skipped).
+    init(appended: [IncomingEvent], seqs: [Int64?]) {
+        stored = []
+        self.appended = appended
+        self.seqs = seqs
+    }
+
+    /// The seq of the first event; nil when there is none.
+    public var firstSeq: Int64? { stored.first?.seq ?? seqs.first { $0 != nil } ?? nil }
+
+    /// Calls `body` with each event in seq order: its seq, its time (the receive time when it gave none), and
+    /// the event.
+    public func forEachEvent(
+        _ body: (_ seq: Int64, _ timestamp: Int64, _ event: borrowing Event) throws -> Void
+    ) rethrows {
+        for event in stored { try body(event.seq, event.timestamp, event.event) }
+        for index in appended.indices {
+            guard let seq = seqs[index] else { continue }
+            try body(seq, appended[index].event.timestamp ?? appended[index].receivedAt, appended[index].event)
+        }
+    }
+
+    /// The events as ``StoredEvent`` values (copies), for projections that want them whole.
+    public var storedEvents: [StoredEvent] {
+        guard stored.isEmpty else { return stored }
+        var events: [StoredEvent] = []
+        for index in appended.indices {
+            guard let seq = seqs[index] else { continue }
+            let incoming = appended[index]
+            var event = incoming.event
+            let timestamp = event.timestamp ?? incoming.receivedAt
+            event.timestamp = timestamp
+            events.append(
+                StoredEvent(
+                    seq: seq,
+                    timestamp: timestamp,
+                    receivedAt: incoming.receivedAt,
+                    event: event,
+                    peer: incoming.peer
+                )
+            )
+        }
+        return events
+    }
+}
+
 /// Derived state kept in the same transaction as the log (the projections).
 public protocol Projection: Sendable {
     /// Creates the projection's state from scratch, dropping what was there.
     func reset(_ db: Database) throws
     /// Applies newly stored events, in seq order, inside the append's transaction.
-    func apply(_ events: [StoredEvent], _ db: Database) throws
+    func apply(_ events: EventBatch, _ db: Database) throws
     /// Brings the state up to the end of the log (events appended by a writer without this projection);
     /// called when a writable store opens.
     func catchUp(_ db: Database) throws
@@ -183,8 +245,7 @@ public final class EventStore: Sendable {
     ) throws -> AppendResult {
         var seqs = [Int64?]()
         seqs.reserveCapacity(events.count)
-        var stored = [StoredEvent]()
-        if !projections.isEmpty { stored.reserveCapacity(events.count) }
+        var storedCount = 0
         if !events.isEmpty {
             // Bound through the C API: GRDB's StatementArguments allocate per value, which costs more than
             // SQLite's own work at this rate (see PERFORMANCE.md).
@@ -216,21 +277,8 @@ public final class EventStore: Sendable {
                 if db.changesCount == 0 {
                     seqs.append(nil)
                 } else {
-                    let seq = db.lastInsertedRowID
-                    seqs.append(seq)
-                    if !projections.isEmpty {
-                        var withTime = event
-                        withTime.timestamp = timestamp
-                        stored.append(
-                            StoredEvent(
-                                seq: seq,
-                                timestamp: timestamp,
-                                receivedAt: incoming.receivedAt,
-                                event: withTime,
-                                peer: incoming.peer
-                            )
-                        )
-                    }
+                    seqs.append(db.lastInsertedRowID)
+                    storedCount += 1
                 }
             }
         }
@@ -246,8 +294,9 @@ public final class EventStore: Sendable {
                 try insert.execute()
             }
         }
-        if !stored.isEmpty {
-            for projection in projections { try projection.apply(stored, db) }
+        if storedCount > 0 {
+            let batch = EventBatch(appended: events, seqs: seqs)
+            for projection in projections { try projection.apply(batch, db) }
         }
         // seq is the rowid, max + 1 on every insert: the last one inserted is the highest.
         let lastInserted = seqs.last { $0 != nil }.flatMap { $0 }

@@ -32,9 +32,9 @@ public final class IncidentProjection: Projection {
         watchOutcome(db)
     }
 
-    public func apply(_ events: [StoredEvent], _ db: Database) throws {
-        guard let first = events.first else { return }
-        var ledger = try ledger(before: first.seq, db)
+    public func apply(_ events: EventBatch, _ db: Database) throws {
+        guard let first = events.firstSeq else { return }
+        var ledger = try ledger(before: first, db)
         try Self.apply(events, to: &ledger, db)
         state.withLock { $0.ledger = ledger }
         watchOutcome(db)
@@ -64,7 +64,7 @@ public final class IncidentProjection: Projection {
             guard !events.isEmpty else {
                 throw StoreError("the log has no event after seq \(ledger.lastSeq): run 'selfheal verify'")
             }
-            try Self.apply(events, to: &ledger, db)
+            try Self.apply(EventBatch(events), to: &ledger, db)
         }
         return ledger
     }
@@ -107,10 +107,22 @@ public final class IncidentProjection: Projection {
     }
 
     /// Applies events to the ledger and writes every changed row once.
-    static func apply(_ events: [StoredEvent], to ledger: inout IncidentLedger, _ db: Database) throws {
+    static func apply(_ events: EventBatch, to ledger: inout IncidentLedger, _ db: Database) throws {
         ledger.beginBatch()
-        for event in events { ledger.apply(event) }
-        ledger.settleIncidentCounters()
+        for event in events.stored { ledger.apply(event.event, seq: event.seq, timestamp: event.timestamp) }
+        // The daemon's hot path: each event is read where the append left it. Indexing the array instead would
+        // copy every `IncomingEvent` (two memcpy and a retain per string field) for the call.
+        events.appended.withUnsafeBufferPointer { appended in
+            guard let base = appended.baseAddress else { return }
+            for index in appended.indices {
+                guard let seq = events.seqs[index] else { continue }
+                let incoming = base + index
+                let timestamp = incoming.pointee.event.timestamp ?? incoming.pointee.receivedAt
+                guard let event = incoming.pointer(to: \.event) else { continue }
+                ledger.apply(eventAt: event, seq: seq, timestamp: timestamp)
+            }
+        }
+        ledger.finishBatch()
         try write(ledger, db)
     }
 
@@ -125,7 +137,7 @@ public final class IncidentProjection: Projection {
                 """
         )
         var inserts: [IncidentRecord] = []
-        for (before, after) in ledger.touched.values {
+        for (before, after) in ledger.touched {
             guard before != nil else {
                 inserts.append(after)
                 continue
@@ -150,7 +162,8 @@ public final class IncidentProjection: Projection {
                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
                     """
             )
-            for record in inserts.sorted(by: { $0.id < $1.id }) {
+            // In order of first touch, which for incidents opened in the batch is the order of their ids.
+            for record in inserts {
                 IncidentColumns.bind(record, to: insert)
                 try insert.run()
             }

@@ -13,13 +13,6 @@ struct IncidentKey: Hashable, Sendable {
         self.byIncident = byIncident
     }
 
-    init(_ event: Event) {
-        if let incident = event.incident {
-            self.init(service: event.service, name: incident, byIncident: true)
-        } else {
-            self.init(service: event.service, name: event.component, byIncident: false)
-        }
-    }
 }
 
 /// The distinct mitigate kinds of an incident, as bits in the order of their names.
@@ -111,20 +104,30 @@ struct IncidentRecord: Equatable, Sendable {
     }
 
     /// Readable text from the first event: `pool.warning on db-pool: Pool at 92%`.
-    static func title(_ event: Event) -> String {
-        let subject = event.kind.name + " on " + event.component
-        guard let message = event.message, !message.isEmpty else { return subject }
+    static func title(_ event: borrowing Event) -> String {
+        // This runs for every incident the daemon opens: one allocation, the message scanned as bytes.
+        var message = event.message ?? ""
+        let lineBytes =
+            message.isEmpty
+            ? 0 : message.withUTF8 { bytes in bytes.firstIndex { $0 == 0x0A || $0 == 0x0D } ?? bytes.count }
+        var title = ""
+        title.reserveCapacity(
+            event.kind.name.utf8.count + 4 + event.component.utf8.count + (lineBytes > 0 ? 2 + lineBytes : 0)
+        )
+        title += event.kind.name
+        title += " on "
+        title += event.component
+        guard lineBytes > 0 else { return title }
         // The first line of the message, at most 160 characters.
-        let utf8 = message.utf8
-        let firstLine: Substring
-        if let end = utf8.firstIndex(where: { $0 == 0x0A || $0 == 0x0D }) {
-            firstLine = message[..<end]
+        let firstLine = message[..<message.utf8.index(message.utf8.startIndex, offsetBy: lineBytes)]
+        title += ": "
+        if firstLine.utf8.count <= 160 {
+            title += firstLine
         } else {
-            firstLine = message[...]
+            title += firstLine.prefix(159)
+            title += "…"
         }
-        guard !firstLine.isEmpty else { return subject }
-        if firstLine.utf8.count <= 160 { return subject + ": " + firstLine }
-        return subject + ": " + firstLine.prefix(159) + "…"
+        return title
     }
 }
 
@@ -196,104 +199,343 @@ struct CounterValues: Equatable, Sendable {
     }
 }
 
+/// The counters rows one batch touches, found by hour and service for every event the daemon commits. A batch
+/// touches few rows, and a `Dictionary` hashed the service name with SipHash for each event, which cost more
+/// than the counting itself: this small open-addressing table hashes the name's length and first and last
+/// bytes, and tries the row used last first.
+struct CounterRows: Sendable {
+    /// The rows, in order of first use.
+    private(set) var rows: [(key: CounterKey, values: CounterValues)] = []
+    /// Each row's hash, compared before the names.
+    private var hashes: [Int] = []
+    /// Indexes into ``rows`` (-1: empty); the count is a power of two, at least twice the rows.
+    private var table = [Int32](repeating: -1, count: 64)
+    private var lastRow = -1
+
+    /// Counts an event of this kind in the row of its hour and service.
+    mutating func count(_ kind: EventKind, hour: Int64, service: String) {
+        rows[row(hour: hour, service: service)].values.count(kind)
+    }
+
+    /// The index in ``rows`` of the row of this hour and service, added (empty) if new.
+    private mutating func row(hour: Int64, service: String) -> Int {
+        let hash = Self.hash(hour, service)
+        if lastRow >= 0, hashes[lastRow] == hash, rows[lastRow].key.hour == hour, rows[lastRow].key.service == service {
+            return lastRow
+        }
+        let mask = table.count - 1
+        var slot = hash & mask
+        while table[slot] >= 0 {
+            let index = Int(table[slot])
+            if hashes[index] == hash, rows[index].key.hour == hour, rows[index].key.service == service {
+                lastRow = index
+                return index
+            }
+            slot = (slot + 1) & mask
+        }
+        lastRow = rows.count
+        rows.append((CounterKey(hour: hour, service: service), CounterValues()))
+        hashes.append(hash)
+        table[slot] = Int32(lastRow)
+        if rows.count * 2 > table.count { grow() }
+        return lastRow
+    }
+
+    mutating func removeAll() {
+        rows.removeAll(keepingCapacity: true)
+        hashes.removeAll(keepingCapacity: true)
+        for index in table.indices { table[index] = -1 }
+        lastRow = -1
+    }
+
+    private mutating func grow() {
+        table = [Int32](repeating: -1, count: table.count * 2)
+        let mask = table.count - 1
+        for (index, hash) in hashes.enumerated() {
+            var slot = hash & mask
+            while table[slot] >= 0 { slot = (slot + 1) & mask }
+            table[slot] = Int32(index)
+        }
+    }
+
+    static func hash(_ hour: Int64, _ service: String) -> Int {
+        Int(truncatingIfNeeded: mix(UInt64(bitPattern: hour) &* 0x9E37_79B9_7F4A_7C15 ^ quickHash(service)))
+    }
+}
+
+/// A cheap hash of a string for the ledger's tables, which look up a service or key for every event: the
+/// length and the first and last eight bytes (a string shorter than eight bytes counts whole). Collisions
+/// only cost a comparison of the strings.
+func quickHash(_ string: String) -> UInt64 {
+    let hash = string.utf8.withContiguousStorageIfAvailable { bytes in
+        let raw = UnsafeRawBufferPointer(bytes)
+        var head: UInt64 = 0
+        var tail: UInt64 = 0
+        if raw.count >= 8 {
+            head = raw.loadUnaligned(as: UInt64.self)
+            tail = raw.loadUnaligned(fromByteOffset: raw.count - 8, as: UInt64.self)
+        } else {
+            for (offset, byte) in raw.enumerated() { head |= UInt64(byte) << (8 * UInt64(offset)) }
+        }
+        return (head &* 0xC2B2_AE3D_27D4_EB4F) ^ (tail &* 0x1656_67B1_9E37_79F9) ^ UInt64(raw.count)
+    }
+    return hash ?? UInt64(truncatingIfNeeded: string.hashValue)
+}
+
+/// The bits of a hash mixed (the finalizer of SplitMix64).
+func mix(_ value: UInt64) -> UInt64 {
+    var mixed = value
+    mixed ^= mixed >> 30
+    mixed = mixed &* 0xBF58_476D_1CE4_E5B9
+    mixed ^= mixed >> 27
+    mixed = mixed &* 0x94D0_49BB_1331_11EB
+    return mixed ^ (mixed >> 31)
+}
+
 /// The UTC hour an instant falls in: floor(ms / 3,600,000).
 func hourOf(_ millis: Int64) -> Int64 {
     let hour: Int64 = 3_600_000
     return millis >= 0 ? millis / hour : -((-millis + hour - 1) / hour)
 }
 
+/// The slots of the active incidents by key: an open-addressing table (linear probing, deletion by backward
+/// shift) on ``quickHash(_:)``, looked up for every event the daemon commits; a `Dictionary` of keys hashed
+/// both strings with SipHash each time. The keys themselves stay in the ledger's records: a lookup is given a
+/// test of the slot it finds.
+struct ActiveKeys: Sendable {
+    /// Slots (-1: empty); the count is a power of two, at least twice the keys.
+    private var table = [Int32](repeating: -1, count: 64)
+    private var count = 0
+
+    static func hash(service: String, name: String, byIncident: Bool) -> UInt64 {
+        mix(quickHash(service) &* 0x9E37_79B9_7F4A_7C15 ^ quickHash(name) ^ (byIncident ? 0x5555 : 0))
+    }
+
+    /// The slot with this hash that passes `matches`, if any.
+    func slot(hash: UInt64, slotHashes: [UInt64], where matches: (Int) -> Bool) -> Int? {
+        let mask = table.count - 1
+        var position = Int(truncatingIfNeeded: hash) & mask
+        while table[position] >= 0 {
+            let slot = Int(table[position])
+            if slotHashes[slot] == hash, matches(slot) { return slot }
+            position = (position + 1) & mask
+        }
+        return nil
+    }
+
+    /// Adds a slot whose key is not in the table; `slotHashes[slot]` is its hash.
+    mutating func insert(slot: Int, hash: UInt64, slotHashes: [UInt64]) {
+        if (count + 1) * 2 > table.count { grow(slotHashes: slotHashes) }
+        let mask = table.count - 1
+        var position = Int(truncatingIfNeeded: hash) & mask
+        while table[position] >= 0 { position = (position + 1) & mask }
+        table[position] = Int32(slot)
+        count += 1
+    }
+
+    /// Removes a slot that is in the table.
+    mutating func remove(slot: Int, slotHashes: [UInt64]) {
+        let mask = table.count - 1
+        var hole = Int(truncatingIfNeeded: slotHashes[slot]) & mask
+        while Int(table[hole]) != slot { hole = (hole + 1) & mask }
+        // Moves back each following entry that the hole would otherwise cut off from its home position.
+        var next = hole
+        while true {
+            next = (next + 1) & mask
+            let moving = Int(table[next])
+            if moving < 0 { break }
+            let home = Int(truncatingIfNeeded: slotHashes[moving]) & mask
+            // The entry may move to the hole when its home is not cyclically within (hole, next].
+            let homeBetween = hole <= next ? (hole < home && home <= next) : (hole < home || home <= next)
+            if !homeBetween {
+                table[hole] = table[next]
+                hole = next
+            }
+        }
+        table[hole] = -1
+        count -= 1
+    }
+
+    private mutating func grow(slotHashes: [UInt64]) {
+        let old = table
+        table = [Int32](repeating: -1, count: old.count * 2)
+        let mask = table.count - 1
+        for entry in old where entry >= 0 {
+            var position = Int(truncatingIfNeeded: slotHashes[Int(entry)]) & mask
+            while table[position] >= 0 { position = (position + 1) & mask }
+            table[position] = entry
+        }
+    }
+}
+
 /// The rules of SPEC section 5 applied to a batch of events in memory: the active incidents per key, the
 /// incidents the batch touched (with what they were before it), and the counter changes.
+///
+/// This runs for every event the daemon commits, so each event costs one lookup of its key, changes the active
+/// incident in place, and copies a record only the first time a batch touches it.
 struct IncidentLedger: Sendable {
-    /// The active incident of each key.
-    var active: [IncidentKey: IncidentRecord]
+    /// The active incidents, each in a slot that stays put while it is active; a free slot (listed in
+    /// ``freeSlots``) keeps its last record until reused.
+    private var slots: [IncidentRecord] = []
+    private var freeSlots: [Int] = []
+    /// The slot of each key's active incident (see ``ActiveKeys``), and each slot's key hash.
+    private var activeKeys = ActiveKeys()
+    private var slotHashes: [UInt64] = []
     /// The id the next opened incident gets.
     var nextID: Int64
     /// The seq of the last event applied.
     var lastSeq: Int64
 
-    /// Incidents touched since ``beginBatch()``: before (nil when opened in the batch) and now.
-    private(set) var touched: [Int64: (before: IncidentRecord?, after: IncidentRecord)] = [:]
-    /// Counter changes since ``beginBatch()``.
+    /// Incidents touched since ``beginBatch()``, set by ``finishBatch()``: before (nil when opened in the batch)
+    /// and now, in order of first touch (so the ones opened in the batch come in the order of their ids).
+    private(set) var touched: [(before: IncidentRecord?, after: IncidentRecord)] = []
+    /// Counter changes since ``beginBatch()``, complete after ``finishBatch()``.
     private(set) var counterChanges: [CounterKey: CounterValues] = [:]
 
+    /// The batch being applied, counted from 1.
+    private var batch = 0
+    /// The incidents touched in the batch, in order of first touch: the record before the batch, the record
+    /// once resolved (it left its slot), and the slot.
+    private var touches: [(before: IncidentRecord?, resolved: IncidentRecord?, slot: Int)] = []
+    /// Per slot: the batch that last touched it and its index in ``touches``.
+    private var slotTouches: [(batch: Int, index: Int)] = []
+    /// The events of the batch counted per counters row, added to ``counterChanges`` when the batch ends.
+    private var counterRows = CounterRows()
+
     init(active: [IncidentKey: IncidentRecord], nextID: Int64, lastSeq: Int64) {
-        self.active = active
         self.nextID = nextID
         self.lastSeq = lastSeq
+        for (key, record) in active {
+            slots.append(record)
+            slotHashes.append(ActiveKeys.hash(service: key.service, name: key.name, byIncident: key.byIncident))
+            slotTouches.append((0, 0))
+            activeKeys.insert(slot: slots.count - 1, hash: slotHashes[slots.count - 1], slotHashes: slotHashes)
+        }
     }
 
     /// Forgets the changes of the previous batch.
     mutating func beginBatch() {
+        batch += 1
         touched.removeAll(keepingCapacity: true)
         counterChanges.removeAll(keepingCapacity: true)
+        touches.removeAll(keepingCapacity: true)
+        counterRows.removeAll()
     }
 
-    /// Applies one event; events come in seq order.
-    mutating func apply(_ stored: StoredEvent) {
-        let event = stored.event
-        lastSeq = stored.seq
-        let kind = event.kind
-        counterChanges[CounterKey(hour: hourOf(stored.timestamp), service: event.service), default: .init()]
-            .count(kind)
+    /// Applies one event with its seq and time; events come in seq order. The daemon runs this for every event
+    /// it commits: one lookup of the key, the incident changed in its slot, a record copied only the first time
+    /// a batch touches it.
+    mutating func apply(_ event: borrowing Event, seq: Int64, timestamp: Int64) {
+        withUnsafePointer(to: event) { apply(eventAt: $0, seq: seq, timestamp: timestamp) }
+    }
+
+    /// Like ``apply(_:seq:timestamp:)``, for an event read where it lies (the daemon's hot path): passing it by
+    /// value from an array copies the whole event, a retain per string field.
+    mutating func apply(eventAt pointer: UnsafePointer<Event>, seq: Int64, timestamp: Int64) {
+        lastSeq = seq
+        let kind = pointer.pointee.kind
+        counterRows.count(kind, hour: hourOf(timestamp), service: pointer.pointee.service)
         let role = kind.role
         guard role == .detect || role == .mitigate || role == .recover || role == .fail else { return }
-        let key = IncidentKey(event)
-        let level = event.effectiveLevel
-        let existing = active.removeValue(forKey: key)
-        var record: IncidentRecord
-        if let existing {
-            record = existing
+        let service = pointer.pointee.service
+        let byIncident = pointer.pointee.incident != nil
+        let name = pointer.pointee.incident ?? pointer.pointee.component
+        let hash = ActiveKeys.hash(service: service, name: name, byIncident: byIncident)
+        let level = pointer.pointee.effectiveLevel
+        if let slot = activeKeys.slot(
+            hash: hash,
+            slotHashes: slotHashes,
+            where: { slot in
+                let key = slots[slot].key
+                return key.byIncident == byIncident && key.service == service && key.name == name
+            }
+        ) {
+            if slotTouches[slot].batch != batch {
+                slotTouches[slot] = (batch, touches.count)
+                touches.append((slots[slot], nil, slot))
+            }
+            // Changed in its slot, never copied.
+            Self.add(kind, seq: seq, timestamp: timestamp, role: role, level: level, to: &slots[slot])
+            if slots[slot].resolvedAt != nil {
+                // A resolved incident is no longer active: its key is free for the next one.
+                touches[slotTouches[slot].index].resolved = slots[slot]
+                activeKeys.remove(slot: slot, slotHashes: slotHashes)
+                freeSlots.append(slot)
+            }
         } else {
             // A recover event with no active incident does nothing.
             guard role != .recover else { return }
-            record = IncidentRecord(
+            var record = IncidentRecord(
                 id: nextID,
-                key: key,
-                component: event.component,
+                key: IncidentKey(service: service, name: name, byIncident: byIncident),
+                component: pointer.pointee.component,
                 kind: kind.name,
-                title: IncidentRecord.title(event),
+                title: IncidentRecord.title(pointer.pointee),
                 state: role == .fail ? .failed : .open,
                 peakLevel: level,
-                openedAt: stored.timestamp,
+                openedAt: timestamp,
                 resolvedAt: nil,
-                failedAt: role == .fail ? stored.timestamp : nil,
+                failedAt: role == .fail ? timestamp : nil,
                 eventCount: 0,
                 actions: ActionSet(),
-                firstSeq: stored.seq,
-                lastSeq: stored.seq
+                firstSeq: seq,
+                lastSeq: seq
             )
             nextID += 1
+            // Not a recover event, so the new incident stays active.
+            Self.add(kind, seq: seq, timestamp: timestamp, role: role, level: level, to: &record)
+            let slot: Int
+            if let free = freeSlots.popLast() {
+                slot = free
+                slots[slot] = record
+                slotHashes[slot] = hash
+                slotTouches[slot] = (batch, touches.count)
+            } else {
+                slot = slots.count
+                slots.append(record)
+                slotHashes.append(hash)
+                slotTouches.append((batch, touches.count))
+            }
+            touches.append((nil, nil, slot))
+            activeKeys.insert(slot: slot, hash: hash, slotHashes: slotHashes)
         }
-        // Every role that reaches here adds the event to the incident.
+    }
+
+    /// Adds an event of an incident-driving role to its incident.
+    private static func add(
+        _ kind: EventKind,
+        seq: Int64,
+        timestamp: Int64,
+        role: EventRole,
+        level: EventLevel,
+        to record: inout IncidentRecord
+    ) {
         record.eventCount += 1
-        record.lastSeq = stored.seq
+        record.lastSeq = seq
         if level > record.peakLevel { record.peakLevel = level }
         switch role {
         case .mitigate:
             record.actions.insert(kind.name)
         case .recover:
-            record.resolvedAt = stored.timestamp
+            record.resolvedAt = timestamp
             if record.state == .open { record.state = .resolved }
         case .fail:
             if record.state == .open {
                 record.state = .failed
-                record.failedAt = stored.timestamp
+                record.failedAt = timestamp
             }
         default:
             break
         }
-        if record.resolvedAt == nil { active[key] = record }
-        if let previous = touched[record.id] {
-            touched[record.id] = (previous.before, record)
-        } else {
-            touched[record.id] = (existing, record)
-        }
     }
 
-    /// Moves the touched incidents' counter contributions from what they were to what they are.
-    mutating func settleIncidentCounters() {
-        for (before, after) in touched.values {
+    /// Ends the batch: lists the touched incidents, and moves their counter contributions from what they were
+    /// to what they are.
+    mutating func finishBatch() {
+        for (key, values) in counterRows.rows { counterChanges[key, default: .init()].add(values) }
+        for (before, resolved, slot) in touches {
+            let after = resolved ?? slots[slot]
+            touched.append((before, after))
             if let before {
                 let (key, values) = CounterValues.of(before)
                 counterChanges[key, default: .init()].add(values, sign: -1)

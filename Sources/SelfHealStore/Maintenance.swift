@@ -59,7 +59,7 @@ extension EventStore {
                 while after < end {
                     let events = try Self.projectionEvents(db, after: after, through: end, limit: 20_000)
                     guard let last = events.last else { break }
-                    for projection in projections { try projection.apply(events, db) }
+                    for projection in projections { try projection.apply(EventBatch(events), db) }
                     after = last.seq
                     count += Int64(events.count)
                 }
@@ -98,7 +98,7 @@ extension EventStore {
                         while after < end {
                             let events = try Self.projectionEvents(db, after: after, through: end, limit: 20_000)
                             guard let last = events.last else { break }
-                            try fresh.apply(events, replayDB)
+                            try fresh.apply(EventBatch(events), replayDB)
                             after = last.seq
                         }
                     }

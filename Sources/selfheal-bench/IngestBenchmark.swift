@@ -28,37 +28,58 @@ enum IngestBenchmark {
             "ingest: \(Bench.grouped(Double(total))) events of \(averageBytes) bytes on average, sync every "
                 + "\(syncEvery), median of \(runs) runs"
         )
-        say("durability  path                              events/s    of ceiling")
+        say("durability  path                              events/s    of ceiling  of log only")
         for durability in durabilities {
-            let ceiling = Bench.median(try await (0..<runs).asyncMap { _ in try await ceilingRate(lines, durability) })
+            // Each run measures without and with projections back to back, so that the machine's drift weighs
+            // on both alike.
+            var ceilings: [Double] = []
+            var projected: [Double] = []
+            for _ in 0..<runs {
+                ceilings.append(try await ceilingRate(lines, durability))
+                projected.append(try await ceilingRate(lines, durability, projections: true))
+            }
+            let ceiling = Bench.median(ceilings)
             say(row(durability, "ceiling (store, batches)", ceiling, nil))
+            let storeProjected = Bench.median(projected)
+            say(row(durability, "store, batches, projections", storeProjected, storeProjected / ceiling, ceiling))
             for clients in clientCounts {
-                for projections in [false, true] {
-                    let rates = try await (0..<runs).asyncMap { _ in
-                        try await socketRate(
+                var logOnly: [Double] = []
+                var withProjections: [Double] = []
+                for _ in 0..<runs {
+                    for projections in [false, true] {
+                        let rate = try await socketRate(
                             lines,
                             durability: durability,
                             clients: clients,
                             syncEvery: syncEvery,
                             projections: projections
                         )
+                        if projections { withProjections.append(rate) } else { logOnly.append(rate) }
                     }
-                    let rate = Bench.median(rates)
-                    let path =
-                        "socket, \(clients) client\(clients == 1 ? "" : "s")"
-                        + (projections ? ", projections" : ", log only")
-                    say(row(durability, path, rate, rate / ceiling))
                 }
+                let path = "socket, \(clients) client\(clients == 1 ? "" : "s")"
+                let logRate = Bench.median(logOnly)
+                say(row(durability, path + ", log only", logRate, logRate / ceiling))
+                let projectedRate = Bench.median(withProjections)
+                say(row(durability, path + ", projections", projectedRate, projectedRate / ceiling, logRate))
             }
         }
     }
 
-    static func row(_ durability: Durability, _ path: String, _ rate: Double, _ ratio: Double?) -> String {
+    /// A line of the table; `logOnly` is the rate of the same path without projections.
+    static func row(
+        _ durability: Durability,
+        _ path: String,
+        _ rate: Double,
+        _ ratio: Double?,
+        _ logOnly: Double? = nil
+    ) -> String {
         let ratioText: String = ratio.map { String(format: "%.0f%%", $0 * 100) } ?? ""
+        let logOnlyText: String = logOnly.map { String(format: "%.0f%%", rate / $0 * 100) } ?? ""
         let first: String = durability.rawValue.padded(12)
         let second: String = path.padded(34)
         let third: String = Bench.grouped(rate).padded(12)
-        return first + second + third + ratioText
+        return first + second + third + (logOnly == nil ? ratioText : ratioText.padded(12) + logOnlyText)
     }
 
     /// ~300-byte events like the ones the users' services send.
@@ -78,10 +99,17 @@ enum IngestBenchmark {
         }
     }
 
-    static func ceilingRate(_ lines: [[UInt8]], _ durability: Durability) async throws -> Double {
+    static func ceilingRate(
+        _ lines: [[UInt8]],
+        _ durability: Durability,
+        projections: Bool = false
+    ) async throws -> Double {
         let directory = try Bench.temporaryDirectory("ceiling")
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let store = try EventStore(StoreConfiguration(path: directory + "/events.db", durability: durability))
+        let store = try EventStore(
+            StoreConfiguration(path: directory + "/events.db", durability: durability),
+            projections: projections ? [IncidentProjection()] : []
+        )
         let now = Int64(Date().timeIntervalSince1970 * 1_000)
         let events: [IncomingEvent] = try lines.map { line in
             guard case .event(let event) = try WireDecoder.decode(Array(line.dropLast())) else { fatalError() }
@@ -226,13 +254,5 @@ final class PipelinedClient: @unchecked Sendable {
             if written <= 0 { throw BenchError("write failed") }
             offset += written
         }
-    }
-}
-
-extension Range where Bound == Int {
-    func asyncMap<T>(_ transform: (Int) async throws -> T) async rethrows -> [T] {
-        var results: [T] = []
-        for value in self { results.append(try await transform(value)) }
-        return results
     }
 }

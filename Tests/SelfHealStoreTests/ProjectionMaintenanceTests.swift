@@ -11,7 +11,7 @@ import Testing
     final class FailingProjection: Projection {
         let failNext = Mutex(false)
         func reset(_ db: Database) throws {}
-        func apply(_ events: [StoredEvent], _ db: Database) throws {
+        func apply(_ events: EventBatch, _ db: Database) throws {
             if failNext.withLock({ $0 }) {
                 failNext.withLock { $0 = false }
                 throw StoreError("told to fail")
