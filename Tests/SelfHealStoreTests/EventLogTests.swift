@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import SelfHealEvents
+import Synchronization
 import Testing
 
 @testable import SelfHealStore
@@ -108,5 +109,46 @@ import Testing
             let text = try String(contentsOf: root.appendingPathComponent("schema/\(name).sql"), encoding: .utf8)
             #expect(sql == text)
         }
+    }
+}
+
+/// What a projection is handed: the stored events in seq order, duplicates left out, the receive time standing in
+/// for a missing ts; the same whether read in place or as copies.
+@Suite struct EventBatchTests {
+    final class Recorder: Projection {
+        let seen = Mutex<[(seq: Int64, timestamp: Int64, id: String?)]>([])
+        let copies = Mutex<[StoredEvent]>([])
+        func reset(_ db: Database) throws {}
+        func apply(_ events: EventBatch, _ db: Database) throws {
+            events.forEachEvent { seq, timestamp, event in seen.withLock { $0.append((seq, timestamp, event.id)) } }
+            copies.withLock { $0.append(contentsOf: events.storedEvents) }
+        }
+    }
+
+    @Test func aProjectionSeesTheStoredEventsInSeqOrder() throws {
+        let directory = try EventLogTests.Directory()
+        let recorder = Recorder()
+        let store = try EventStore(StoreConfiguration(path: directory.path + "/events.db"), projections: [recorder])
+        _ = try store.append([
+            EventLogTests.incoming("a", id: "1", ts: 50), EventLogTests.incoming("a", id: "1", ts: 60),
+            EventLogTests.incoming("b", id: "2"),
+        ])
+        let seen = recorder.seen.withLock { $0 }
+        #expect(seen.map(\.seq) == [1, 2])
+        #expect(seen.map(\.timestamp) == [50, 1_000])
+        #expect(seen.map(\.id) == ["1", "2"])
+        let copies = recorder.copies.withLock { $0 }
+        #expect(copies.map(\.seq) == [1, 2])
+        #expect(copies.map(\.timestamp) == [50, 1_000])
+        #expect(copies[1].event.timestamp == 1_000)
+        #expect(copies[1].receivedAt == 1_000)
+        #expect(copies[1].peer == Peer(uid: 1, pid: 2))
+        // What a rebuild reads back from the log carries the same facts (the log keeps the effective level).
+        var logged: [StoredEvent] = []
+        try store.forEachEvent(EventFilter(since: Timestamp.minimum, until: Timestamp.maximum)) { logged.append($0) }
+        #expect(logged.map(\.seq) == copies.map(\.seq))
+        #expect(logged.map(\.timestamp) == copies.map(\.timestamp))
+        #expect(logged.map(\.event.effectiveLevel) == copies.map(\.event.effectiveLevel))
+        #expect(logged.map(\.event.id) == copies.map(\.event.id))
     }
 }
