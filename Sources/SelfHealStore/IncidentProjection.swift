@@ -118,8 +118,12 @@ public final class IncidentProjection: Projection {
                 guard let seq = events.seqs[index] else { continue }
                 let incoming = base + index
                 let timestamp = incoming.pointee.event.timestamp ?? incoming.pointee.receivedAt
-                guard let event = incoming.pointer(to: \.event) else { continue }
-                ledger.apply(eventAt: event, seq: seq, timestamp: timestamp)
+                if let event = incoming.pointer(to: \.event) {
+                    ledger.apply(eventAt: event, seq: seq, timestamp: timestamp)
+                } else {
+                    // Not reached (`event` is a stored property), but never skip an event.
+                    ledger.apply(incoming.pointee.event, seq: seq, timestamp: timestamp)
+                }
             }
         }
         ledger.finishBatch()
