@@ -65,6 +65,9 @@ public struct IncomingEvent: Sendable {
         self.receivedAt = receivedAt
         self.peer = peer
     }
+
+    /// The time it is stored with: its `ts`, else when the daemon read it.
+    public var timestamp: Int64 { event.timestamp ?? receivedAt }
 }
 
 /// What one append did.
@@ -115,7 +118,7 @@ public struct EventBatch: Sendable {
         for event in stored { try body(event.seq, event.timestamp, event.event) }
         for index in appended.indices {
             guard let seq = seqs[index] else { continue }
-            try body(seq, appended[index].event.timestamp ?? appended[index].receivedAt, appended[index].event)
+            try body(seq, appended[index].timestamp, appended[index].event)
         }
     }
 
@@ -127,12 +130,11 @@ public struct EventBatch: Sendable {
             guard let seq = seqs[index] else { continue }
             let incoming = appended[index]
             var event = incoming.event
-            let timestamp = event.timestamp ?? incoming.receivedAt
-            event.timestamp = timestamp
+            event.timestamp = incoming.timestamp
             events.append(
                 StoredEvent(
                     seq: seq,
-                    timestamp: timestamp,
+                    timestamp: incoming.timestamp,
                     receivedAt: incoming.receivedAt,
                     event: event,
                     peer: incoming.peer
@@ -260,7 +262,7 @@ public final class EventStore: Sendable {
             )
             for incoming in events {
                 let event = incoming.event
-                let timestamp = event.timestamp ?? incoming.receivedAt
+                let timestamp = incoming.timestamp
                 insert.bind(1, timestamp)
                 insert.bind(2, incoming.receivedAt)
                 insert.bind(3, event.service)

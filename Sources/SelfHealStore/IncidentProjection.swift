@@ -117,7 +117,7 @@ public final class IncidentProjection: Projection {
             for index in appended.indices {
                 guard let seq = events.seqs[index] else { continue }
                 let incoming = base + index
-                let timestamp = incoming.pointee.event.timestamp ?? incoming.pointee.receivedAt
+                let timestamp = incoming.pointee.timestamp
                 if let event = incoming.pointer(to: \.event) {
                     ledger.apply(eventAt: event, seq: seq, timestamp: timestamp)
                 } else {

@@ -12,7 +12,6 @@ struct IncidentKey: Hashable, Sendable {
         self.name = name
         self.byIncident = byIncident
     }
-
 }
 
 /// The distinct mitigate kinds of an incident, as bits in the order of their names.
@@ -201,15 +200,14 @@ struct CounterValues: Equatable, Sendable {
 
 /// The counters rows one batch touches, found by hour and service for every event the daemon commits. A batch
 /// touches few rows, and a `Dictionary` hashed the service name with SipHash for each event, which cost more
-/// than the counting itself: this small open-addressing table hashes the name's length and first and last
-/// bytes, and tries the row used last first.
+/// than the counting itself: rows are found through a ``ProbeIndex`` on ``quickHash(_:)``, the row used last
+/// first.
 struct CounterRows: Sendable {
     /// The rows, in order of first use.
     private(set) var rows: [(key: CounterKey, values: CounterValues)] = []
-    /// Each row's hash, compared before the names.
-    private var hashes: [Int] = []
-    /// Indexes into ``rows`` (-1: empty); the count is a power of two, at least twice the rows.
-    private var table = [Int32](repeating: -1, count: 64)
+    /// Each row's hash.
+    private var hashes: [UInt64] = []
+    private var index = ProbeIndex()
     private var lastRow = -1
 
     /// Counts an event of this kind in the row of its hour and service.
@@ -219,47 +217,27 @@ struct CounterRows: Sendable {
 
     /// The index in ``rows`` of the row of this hour and service, added (empty) if new.
     private mutating func row(hour: Int64, service: String) -> Int {
-        let hash = Self.hash(hour, service)
-        if lastRow >= 0, hashes[lastRow] == hash, rows[lastRow].key.hour == hour, rows[lastRow].key.service == service {
-            return lastRow
+        let hash = mix(UInt64(bitPattern: hour) &* 0x9E37_79B9_7F4A_7C15 ^ quickHash(service))
+        func matches(_ row: Int) -> Bool {
+            hashes[row] == hash && rows[row].key.hour == hour && rows[row].key.service == service
         }
-        let mask = table.count - 1
-        var slot = hash & mask
-        while table[slot] >= 0 {
-            let index = Int(table[slot])
-            if hashes[index] == hash, rows[index].key.hour == hour, rows[index].key.service == service {
-                lastRow = index
-                return index
-            }
-            slot = (slot + 1) & mask
+        if lastRow >= 0, matches(lastRow) { return lastRow }
+        if let found = index.find(hash, hashes: hashes, where: matches) {
+            lastRow = found
+            return found
         }
         lastRow = rows.count
         rows.append((CounterKey(hour: hour, service: service), CounterValues()))
         hashes.append(hash)
-        table[slot] = Int32(lastRow)
-        if rows.count * 2 > table.count { grow() }
+        index.insert(lastRow, hashes: hashes)
         return lastRow
     }
 
     mutating func removeAll() {
         rows.removeAll(keepingCapacity: true)
         hashes.removeAll(keepingCapacity: true)
-        for index in table.indices { table[index] = -1 }
+        index.removeAll()
         lastRow = -1
-    }
-
-    private mutating func grow() {
-        table = [Int32](repeating: -1, count: table.count * 2)
-        let mask = table.count - 1
-        for (index, hash) in hashes.enumerated() {
-            var slot = hash & mask
-            while table[slot] >= 0 { slot = (slot + 1) & mask }
-            table[slot] = Int32(index)
-        }
-    }
-
-    static func hash(_ hour: Int64, _ service: String) -> Int {
-        Int(truncatingIfNeeded: mix(UInt64(bitPattern: hour) &* 0x9E37_79B9_7F4A_7C15 ^ quickHash(service)))
     }
 }
 
@@ -298,53 +276,50 @@ func hourOf(_ millis: Int64) -> Int64 {
     return millis >= 0 ? millis / hour : -((-millis + hour - 1) / hour)
 }
 
-/// The slots of the active incidents by key: an open-addressing table (linear probing, deletion by backward
-/// shift) on ``quickHash(_:)``, looked up for every event the daemon commits; a `Dictionary` of keys hashed
-/// both strings with SipHash each time. The keys themselves stay in the ledger's records: a lookup is given a
-/// test of the slot it finds.
-struct ActiveKeys: Sendable {
-    /// Slots (-1: empty); the count is a power of two, at least twice the keys.
+/// An open-addressing index (linear probing, deletion by backward shift) of entries numbered from 0, whose
+/// hashes the owner keeps in an array (`hashes[entry]`) along with the entries themselves; a lookup is given a
+/// test of the entry it finds. The incident ledger finds the active incidents and the counters rows through it
+/// for every event the daemon commits.
+struct ProbeIndex: Sendable {
+    /// Entries (-1: empty); the count is a power of two, at least twice the entries.
     private var table = [Int32](repeating: -1, count: 64)
     private var count = 0
 
-    static func hash(service: String, name: String, byIncident: Bool) -> UInt64 {
-        mix(quickHash(service) &* 0x9E37_79B9_7F4A_7C15 ^ quickHash(name) ^ (byIncident ? 0x5555 : 0))
-    }
-
-    /// The slot with this hash that passes `matches`, if any.
-    func slot(hash: UInt64, slotHashes: [UInt64], where matches: (Int) -> Bool) -> Int? {
+    /// The entry with this hash that passes `matches`, if any.
+    func find(_ hash: UInt64, hashes: [UInt64], where matches: (Int) -> Bool) -> Int? {
         let mask = table.count - 1
         var position = Int(truncatingIfNeeded: hash) & mask
         while table[position] >= 0 {
-            let slot = Int(table[position])
-            if slotHashes[slot] == hash, matches(slot) { return slot }
+            let entry = Int(table[position])
+            if hashes[entry] == hash, matches(entry) { return entry }
             position = (position + 1) & mask
         }
         return nil
     }
 
-    /// Adds a slot whose key is not in the table; `slotHashes[slot]` is its hash.
-    mutating func insert(slot: Int, hash: UInt64, slotHashes: [UInt64]) {
-        if (count + 1) * 2 > table.count { grow(slotHashes: slotHashes) }
-        let mask = table.count - 1
-        var position = Int(truncatingIfNeeded: hash) & mask
-        while table[position] >= 0 { position = (position + 1) & mask }
-        table[position] = Int32(slot)
+    /// Adds an entry that is not in the index; `hashes[entry]` is its hash.
+    mutating func insert(_ entry: Int, hashes: [UInt64]) {
+        if (count + 1) * 2 > table.count {
+            let old = table
+            table = [Int32](repeating: -1, count: old.count * 2)
+            for moved in old where moved >= 0 { place(Int(moved), hash: hashes[Int(moved)]) }
+        }
+        place(entry, hash: hashes[entry])
         count += 1
     }
 
-    /// Removes a slot that is in the table.
-    mutating func remove(slot: Int, slotHashes: [UInt64]) {
+    /// Removes an entry that is in the index.
+    mutating func remove(_ entry: Int, hashes: [UInt64]) {
         let mask = table.count - 1
-        var hole = Int(truncatingIfNeeded: slotHashes[slot]) & mask
-        while Int(table[hole]) != slot { hole = (hole + 1) & mask }
+        var hole = Int(truncatingIfNeeded: hashes[entry]) & mask
+        while Int(table[hole]) != entry { hole = (hole + 1) & mask }
         // Moves back each following entry that the hole would otherwise cut off from its home position.
         var next = hole
         while true {
             next = (next + 1) & mask
             let moving = Int(table[next])
             if moving < 0 { break }
-            let home = Int(truncatingIfNeeded: slotHashes[moving]) & mask
+            let home = Int(truncatingIfNeeded: hashes[moving]) & mask
             // The entry may move to the hole when its home is not cyclically within (hole, next].
             let homeBetween = hole <= next ? (hole < home && home <= next) : (hole < home || home <= next)
             if !homeBetween {
@@ -356,15 +331,17 @@ struct ActiveKeys: Sendable {
         count -= 1
     }
 
-    private mutating func grow(slotHashes: [UInt64]) {
-        let old = table
-        table = [Int32](repeating: -1, count: old.count * 2)
+    mutating func removeAll() {
+        for position in table.indices { table[position] = -1 }
+        count = 0
+    }
+
+    /// Puts an entry in the first free position from its home.
+    private mutating func place(_ entry: Int, hash: UInt64) {
         let mask = table.count - 1
-        for entry in old where entry >= 0 {
-            var position = Int(truncatingIfNeeded: slotHashes[Int(entry)]) & mask
-            while table[position] >= 0 { position = (position + 1) & mask }
-            table[position] = entry
-        }
+        var position = Int(truncatingIfNeeded: hash) & mask
+        while table[position] >= 0 { position = (position + 1) & mask }
+        table[position] = Int32(entry)
     }
 }
 
@@ -378,8 +355,8 @@ struct IncidentLedger: Sendable {
     /// ``freeSlots``) keeps its last record until reused.
     private var slots: [IncidentRecord] = []
     private var freeSlots: [Int] = []
-    /// The slot of each key's active incident (see ``ActiveKeys``), and each slot's key hash.
-    private var activeKeys = ActiveKeys()
+    /// The slot of each key's active incident, and each slot's key hash (see ``keyHash(service:name:byIncident:)``).
+    private var activeKeys = ProbeIndex()
     private var slotHashes: [UInt64] = []
     /// The id the next opened incident gets.
     var nextID: Int64
@@ -407,10 +384,15 @@ struct IncidentLedger: Sendable {
         self.lastSeq = lastSeq
         for (key, record) in active {
             slots.append(record)
-            slotHashes.append(ActiveKeys.hash(service: key.service, name: key.name, byIncident: key.byIncident))
+            slotHashes.append(Self.keyHash(service: key.service, name: key.name, byIncident: key.byIncident))
             slotTouches.append((0, 0))
-            activeKeys.insert(slot: slots.count - 1, hash: slotHashes[slots.count - 1], slotHashes: slotHashes)
+            activeKeys.insert(slots.count - 1, hashes: slotHashes)
         }
+    }
+
+    /// The hash of an incident key in ``activeKeys``.
+    static func keyHash(service: String, name: String, byIncident: Bool) -> UInt64 {
+        mix(quickHash(service) &* 0x9E37_79B9_7F4A_7C15 ^ quickHash(name) ^ (byIncident ? 0x5555 : 0))
     }
 
     /// Forgets the changes of the previous batch.
@@ -434,17 +416,18 @@ struct IncidentLedger: Sendable {
     mutating func apply(eventAt pointer: UnsafePointer<Event>, seq: Int64, timestamp: Int64) {
         lastSeq = seq
         let kind = pointer.pointee.kind
-        counterRows.count(kind, hour: hourOf(timestamp), service: pointer.pointee.service)
+        let service = pointer.pointee.service
+        counterRows.count(kind, hour: hourOf(timestamp), service: service)
         let role = kind.role
         guard role == .detect || role == .mitigate || role == .recover || role == .fail else { return }
-        let service = pointer.pointee.service
+        // The key (see ``IncidentKey``): the incident when the event names one, else the component.
         let byIncident = pointer.pointee.incident != nil
         let name = pointer.pointee.incident ?? pointer.pointee.component
-        let hash = ActiveKeys.hash(service: service, name: name, byIncident: byIncident)
+        let hash = Self.keyHash(service: service, name: name, byIncident: byIncident)
         let level = pointer.pointee.effectiveLevel
-        if let slot = activeKeys.slot(
-            hash: hash,
-            slotHashes: slotHashes,
+        if let slot = activeKeys.find(
+            hash,
+            hashes: slotHashes,
             where: { slot in
                 let key = slots[slot].key
                 return key.byIncident == byIncident && key.service == service && key.name == name
@@ -459,7 +442,7 @@ struct IncidentLedger: Sendable {
             if slots[slot].resolvedAt != nil {
                 // A resolved incident is no longer active: its key is free for the next one.
                 touches[slotTouches[slot].index].resolved = slots[slot]
-                activeKeys.remove(slot: slot, slotHashes: slotHashes)
+                activeKeys.remove(slot, hashes: slotHashes)
                 freeSlots.append(slot)
             }
         } else {
@@ -497,7 +480,7 @@ struct IncidentLedger: Sendable {
                 slotTouches.append((batch, touches.count))
             }
             touches.append((nil, nil, slot))
-            activeKeys.insert(slot: slot, hash: hash, slotHashes: slotHashes)
+            activeKeys.insert(slot, hashes: slotHashes)
         }
     }
 

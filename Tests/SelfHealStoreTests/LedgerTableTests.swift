@@ -3,8 +3,8 @@ import Testing
 
 @testable import SelfHealStore
 
-/// The two hash tables of the incident ledger, against a `Dictionary` doing the same: growth, collisions and
-/// (for the active keys) deletion by backward shift.
+/// The incident ledger's index and its counters rows, against a `Dictionary` doing the same: growth, collisions
+/// and deletion by backward shift.
 @Suite struct LedgerTableTests {
     /// A deterministic generator (SplitMix64), so a failure repeats.
     struct Generator: RandomNumberGenerator {
@@ -16,10 +16,10 @@ import Testing
     }
 
     @Test(arguments: [3, 64, 1_000_000])
-    func activeKeysAgreeWithADictionary(distinctHashes: Int) {
+    func probeIndexAgreesWithADictionary(distinctHashes: Int) {
         // Few distinct hashes force long probe runs, so removals must shift entries back across them.
         var random = Generator(state: UInt64(distinctHashes))
-        var table = ActiveKeys()
+        var table = ProbeIndex()
         var slotHashes: [UInt64] = []
         var slotKeys: [Int] = []
         var freeSlots: [Int] = []
@@ -27,10 +27,10 @@ import Testing
         func hash(_ key: Int) -> UInt64 { mix(UInt64(key % distinctHashes)) }
         for _ in 0..<20_000 {
             let key = Int.random(in: 0..<400, using: &random)
-            let found = table.slot(hash: hash(key), slotHashes: slotHashes) { slotKeys[$0] == key }
+            let found = table.find(hash(key), hashes: slotHashes) { slotKeys[$0] == key }
             #expect(found == model[key])
             if let slot = found {
-                table.remove(slot: slot, slotHashes: slotHashes)
+                table.remove(slot, hashes: slotHashes)
                 model[key] = nil
                 freeSlots.append(slot)
             } else {
@@ -44,13 +44,13 @@ import Testing
                     slotHashes.append(hash(key))
                     slotKeys.append(key)
                 }
-                table.insert(slot: slot, hash: hash(key), slotHashes: slotHashes)
+                table.insert(slot, hashes: slotHashes)
                 model[key] = slot
             }
         }
         #expect(!model.isEmpty)
         for key in 0..<400 {
-            #expect(table.slot(hash: hash(key), slotHashes: slotHashes) { slotKeys[$0] == key } == model[key])
+            #expect(table.find(hash(key), hashes: slotHashes) { slotKeys[$0] == key } == model[key])
         }
     }
 
