@@ -95,7 +95,7 @@ public final class IncidentProjection: Projection {
         let rows = try Row.fetchCursor(
             db,
             sql: """
-                SELECT \(IncidentColumns.list) FROM incidents
+                SELECT \(IncidentColumns.list) FROM incidents INDEXED BY incidents_long
                 WHERE span_class = 3 AND resolved_at IS NULL
                 """
         )
@@ -108,30 +108,11 @@ public final class IncidentProjection: Projection {
 
     /// Applies events to the ledger and writes every changed row once.
     static func apply(_ events: EventBatch, to ledger: inout IncidentLedger, _ db: Database) throws {
-        ledger.beginBatch()
-        for event in events.stored { ledger.apply(event.event, seq: event.seq, timestamp: event.timestamp) }
-        // The daemon's hot path: each event is read where the append left it. Indexing the array instead would
-        // copy every `IncomingEvent` (two memcpy and a retain per string field) for the call.
-        events.appended.withUnsafeBufferPointer { appended in
-            guard let base = appended.baseAddress else { return }
-            for index in appended.indices {
-                guard let seq = events.seqs[index] else { continue }
-                let incoming = base + index
-                let timestamp = incoming.pointee.timestamp
-                if let event = incoming.pointer(to: \.event) {
-                    ledger.apply(eventAt: event, seq: seq, timestamp: timestamp)
-                } else {
-                    // Not reached (`event` is a stored property), but never skip an event.
-                    ledger.apply(incoming.pointee.event, seq: seq, timestamp: timestamp)
-                }
-            }
-        }
-        ledger.finishBatch()
+        ledger.apply(events)
         try write(ledger, db)
     }
 
     private static func write(_ ledger: IncidentLedger, _ db: Database) throws {
-        // Updates before inserts: an incident resolved in this batch frees its key for one opened after it.
         let update = try FastStatement(
             db,
             sql: """
@@ -140,39 +121,30 @@ public final class IncidentProjection: Projection {
                 WHERE id = ?9
                 """
         )
-        var inserts: [IncidentRecord] = []
-        for (before, after) in ledger.touched {
-            guard before != nil else {
-                inserts.append(after)
-                continue
-            }
-            update.bind(1, after.state.rawValue)
-            update.bind(2, Int64(after.peakLevel.rawValue))
-            update.bind(3, after.resolvedAt)
-            update.bind(4, after.failedAt)
-            update.bind(5, after.recoveryMs)
-            update.bind(6, after.eventCount)
-            update.bind(7, after.actions.json)
-            update.bind(8, after.lastSeq)
-            update.bind(9, after.id)
-            update.bind(10, after.spanClass)
+        try ledger.forEachTouched { existed, record in
+            guard existed else { return }
+            update.bind(1, record.state.rawValue)
+            update.bind(2, Int64(record.peakLevel.rawValue))
+            update.bind(3, record.resolvedAt)
+            update.bind(4, record.failedAt)
+            update.bind(5, record.recoveryMs)
+            update.bind(6, record.eventCount)
+            update.bind(7, record.actions.json)
+            update.bind(8, record.lastSeq)
+            update.bind(9, record.id)
+            update.bind(10, record.spanClass)
             try update.run()
         }
-        if !inserts.isEmpty {
-            let insert = try FastStatement(
-                db,
-                sql: """
-                    INSERT INTO incidents (\(IncidentColumns.list))
-                    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
-                    """
-            )
-            // In order of first touch, which for incidents opened in the batch is the order of their ids.
-            for record in inserts {
-                IncidentColumns.bind(record, to: insert)
-                try insert.run()
-            }
+        // The opened ones, in order of their ids.
+        var inserts = MultiRowWriter(db, count: ledger.openedCount, columns: IncidentColumns.count) { rows in
+            IncidentColumns.insertSQL[rows - 1]
         }
-        // Most rows exist already (the current hour): update, and insert only when there was nothing to update.
+        try ledger.forEachTouched { existed, record in
+            guard !existed else { return }
+            try inserts.add { statement, first in IncidentColumns.bind(record, to: statement, from: first) }
+        }
+        // Most rows exist already (the current hour): update, and insert only when there was nothing to update
+        // (an upsert of several rows per statement cost more, measured).
         let addToCounters = try FastStatement(
             db,
             sql: """
@@ -192,7 +164,7 @@ public final class IncidentProjection: Projection {
                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
                 """
         )
-        for (key, change) in ledger.counterChanges where !change.isZero {
+        for (key, change) in ledger.counterChanges.rows where !change.isZero {
             for statement in [addToCounters, insertCounters] {
                 statement.bind(1, key.hour)
                 statement.bind(2, key.service)
@@ -204,8 +176,7 @@ public final class IncidentProjection: Projection {
                 statement.bind(8, change.resolved)
                 statement.bind(9, change.failed)
                 statement.bind(10, change.recoverySum)
-                try statement.run()
-                if db.changesCount > 0 { break }
+                if try statement.runCountingChanges() > 0 { break }
             }
         }
         let progress = try FastStatement(db, sql: "UPDATE projection_state SET last_seq = ?1 WHERE id = 1")
@@ -221,24 +192,33 @@ enum IncidentColumns {
         recovery_ms, event_count, actions, first_seq, last_seq, span_class
         """
 
-    static func bind(_ record: IncidentRecord, to statement: FastStatement) {
-        statement.bind(1, record.id)
-        statement.bind(2, record.key.service)
-        statement.bind(3, record.component)
-        statement.bind(4, record.key.byIncident ? record.key.name : nil)
-        statement.bind(5, record.kind)
-        statement.bind(6, record.title)
-        statement.bind(7, record.state.rawValue)
-        statement.bind(8, Int64(record.peakLevel.rawValue))
-        statement.bind(9, record.openedAt)
-        statement.bind(10, record.resolvedAt)
-        statement.bind(11, record.failedAt)
-        statement.bind(12, record.recoveryMs)
-        statement.bind(13, record.eventCount)
-        statement.bind(14, record.actions.json)
-        statement.bind(15, record.firstSeq)
-        statement.bind(16, record.lastSeq)
-        statement.bind(17, record.spanClass)
+    static let count: Int32 = 17
+
+    /// INSERTs of 1 to ``MultiRowWriter/rowsPerStatement`` incidents (see ``MultiRowWriter``).
+    static let insertSQL: [String] = (1...MultiRowWriter.rowsPerStatement).map { rows in
+        "INSERT INTO incidents (\(list)) VALUES \(MultiRowWriter.placeholders(rows: rows, columns: count))"
+    }
+
+    /// Binds a record's columns from parameter `first` on.
+    static func bind(_ record: borrowing IncidentRecord, to statement: FastStatement, from first: Int32) {
+        let base = first - 1
+        statement.bind(base + 1, record.id)
+        statement.bind(base + 2, record.key.service)
+        statement.bind(base + 3, record.component)
+        statement.bind(base + 4, record.key.byIncident ? record.key.name : nil)
+        statement.bind(base + 5, record.kind)
+        statement.bind(base + 6, record.title)
+        statement.bind(base + 7, record.state.rawValue)
+        statement.bind(base + 8, Int64(record.peakLevel.rawValue))
+        statement.bind(base + 9, record.openedAt)
+        statement.bind(base + 10, record.resolvedAt)
+        statement.bind(base + 11, record.failedAt)
+        statement.bind(base + 12, record.recoveryMs)
+        statement.bind(base + 13, record.eventCount)
+        statement.bind(base + 14, record.actions.json)
+        statement.bind(base + 15, record.firstSeq)
+        statement.bind(base + 16, record.lastSeq)
+        statement.bind(base + 17, record.spanClass)
     }
 
     static func record(_ row: Row) throws -> IncidentRecord {

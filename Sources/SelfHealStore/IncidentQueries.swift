@@ -11,29 +11,41 @@ extension EventStore {
         if filter.minimumLevel != nil { conditions += " AND peak_level >= ?6" }
         do {
             try database.read { db in
-                // One bounded index range per span class: an incident that lasts at most `bound` overlaps the
-                // range only if opened at most `bound` before it. Each comes in opening order; merge them.
+                // An incident that lasts at most a class's bound overlaps the range only if opened at most that
+                // bound before it. Classes 0-2 come from one range of the opening-time index, which holds the
+                // class, so the incidents of the day before the range that cannot reach it cost no table lookup.
+                // Class 3 (active or longer than a day) comes from its own small index. Both are in opening
+                // order; merge them.
+                let bounds = IncidentRecord.spanBounds.map { max(Timestamp.minimum - 1, filter.since - $0) }
+                let queries: [(index: String, classes: String, lowest: Int64, classBounds: Bool)] = [
+                    (
+                        "incidents_by_opened_at",
+                        "(span_class = 0 AND opened_at >= ?7 OR span_class = 1 AND opened_at >= ?8 OR span_class = 2)",
+                        bounds[2], true
+                    ),
+                    ("incidents_long", "span_class = 3", Timestamp.minimum - 1, false),
+                ]
                 var streams: [IncidentStream] = []
-                for spanClass in 0...3 {
+                for query in queries {
                     let statement = try FastStatement(
                         db,
                         sql: """
-                            SELECT \(IncidentColumns.list) FROM incidents
-                            WHERE span_class = \(spanClass) AND opened_at >= ?1 AND opened_at < ?2
+                            SELECT \(IncidentColumns.list) FROM incidents INDEXED BY \(query.index)
+                            WHERE opened_at >= ?1 AND opened_at < ?2 AND \(query.classes)
                                 AND (resolved_at IS NULL OR resolved_at >= ?3)\(conditions)
                             ORDER BY opened_at
                             """
                     )
-                    var lowest = Timestamp.minimum - 1
-                    if spanClass < 3 {
-                        lowest = max(lowest, filter.since - IncidentRecord.spanBounds[spanClass])
-                    }
-                    statement.bind(1, lowest)
+                    statement.bind(1, query.lowest)
                     statement.bind(2, filter.until)
                     statement.bind(3, filter.since)
                     if let service = filter.service { statement.bind(4, service) }
                     if let state = filter.state { statement.bind(5, state.rawValue) }
                     if let level = filter.minimumLevel { statement.bind(6, Int64(level.rawValue)) }
+                    if query.classBounds {
+                        statement.bind(7, bounds[0])
+                        statement.bind(8, bounds[1])
+                    }
                     streams.append(try IncidentStream(statement))
                 }
                 while true {
@@ -107,8 +119,8 @@ extension EventStore {
                     try Self.addRaw(&stats, since: since, until: until, service: service, db)
                 }
                 var sql = """
-                    SELECT recovery_ms FROM incidents
-                    WHERE span_class IN (0, 1, 2, 3) AND opened_at >= ? AND opened_at < ? AND state = 'resolved'
+                    SELECT recovery_ms FROM incidents INDEXED BY incidents_by_opened_at
+                    WHERE opened_at >= ? AND opened_at < ? AND state = 'resolved'
                     """
                 var arguments: StatementArguments = [since, until]
                 if let service {
@@ -184,8 +196,8 @@ extension EventStore {
         let incidents = try Row.fetchCursor(
             db,
             sql: """
-                SELECT state, count(*) FROM incidents
-                WHERE span_class IN (0, 1, 2, 3) AND opened_at >= ? AND opened_at < ?\(serviceCondition)
+                SELECT state, count(*) FROM incidents INDEXED BY incidents_by_opened_at
+                WHERE opened_at >= ? AND opened_at < ?\(serviceCondition)
                 GROUP BY state
                 """,
             arguments: arguments

@@ -50,6 +50,12 @@ struct FastStatement {
         guard code == SQLITE_DONE else { throw error(code) }
     }
 
+    /// Runs a statement that returns no rows, then resets it; returns the number of rows it changed.
+    func runCountingChanges() throws -> Int {
+        try run()
+        return Int(sqlite3_changes(sqlite3_db_handle(handle)))
+    }
+
     /// Steps to the next row; false at the end.
     func step() throws -> Bool {
         let code = sqlite3_step(handle)
@@ -84,3 +90,57 @@ struct FastStatement {
 
 /// SQLite copies the bound bytes (`SQLITE_TRANSIENT`).
 private let sqliteTransient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+/// Writes a known number of rows with statements of several rows each (`INSERT ... VALUES (...), (...)`): one
+/// statement per row cost a sixth more per row (measured in C on the incidents table). The statements come
+/// from `sql(rows)`, whose row `r` (from 0) takes parameters `r * columns + 1` and on; they are prepared once
+/// per size and cached by GRDB.
+struct MultiRowWriter {
+    /// The most rows one statement takes.
+    static let rowsPerStatement = 16
+
+    private let db: Database
+    private let columns: Int32
+    private let sql: (Int) -> String
+    private var remaining: Int
+    private var current: (statement: FastStatement, rows: Int32)?
+    private var row: Int32 = 0
+
+    /// A writer of `count` rows of `columns` parameters each.
+    init(_ db: Database, count: Int, columns: Int32, sql: @escaping (_ rows: Int) -> String) {
+        self.db = db
+        self.columns = columns
+        self.sql = sql
+        remaining = count
+    }
+
+    /// Binds the next row through `bind` (given the statement and the row's first parameter index), and runs
+    /// the statement once it has all its rows.
+    mutating func add(_ bind: (_ statement: FastStatement, _ firstParameter: Int32) -> Void) throws {
+        precondition(remaining > 0, "more rows than announced")
+        let target: (statement: FastStatement, rows: Int32)
+        if let current {
+            target = current
+        } else {
+            let rows = min(remaining, Self.rowsPerStatement)
+            target = (try FastStatement(db, sql: sql(rows)), Int32(rows))
+            current = target
+            row = 0
+        }
+        bind(target.statement, row * columns + 1)
+        row += 1
+        remaining -= 1
+        if row == target.rows {
+            try target.statement.run()
+            current = nil
+        }
+    }
+
+    /// `(?1, ?2, ...), (?n+1, ...)`: the placeholders of `rows` rows of `columns` parameters.
+    static func placeholders(rows: Int, columns: Int32) -> String {
+        (0..<Int32(rows)).map { row in
+            "(" + (1...columns).map { "?\(row * columns + $0)" }.joined(separator: ", ") + ")"
+        }
+        .joined(separator: ", ")
+    }
+}

@@ -224,4 +224,28 @@ import Testing
         try test.append(incoming(.healthDegraded, ts: day, component: "db"))
         #expect(try test.store.allIncidents().last?.title == "health.degraded on db")
     }
+
+    /// The first line of the message, up to CR or LF; a line of more than 160 bytes is cut to 159 characters and
+    /// an ellipsis. The limit counts bytes and the cut characters, as 0.1.0 did (stored titles must stay what a
+    /// replay gives): a line of 100 two-byte characters keeps them all and still gets the ellipsis.
+    @Test func theTitleTakesTheMessagesFirstLineCutWhenLong() throws {
+        let exactly160 = String(repeating: "a", count: 160)
+        let long = String(repeating: "b", count: 200)
+        let accented = String(repeating: "é", count: 100)  // 200 bytes, 100 characters
+        let cases: [(message: String?, title: String)] = [
+            ("first\r\nsecond", "pool.warning on c: first"),
+            ("\nafter an empty line", "pool.warning on c"),
+            ("", "pool.warning on c"),
+            (nil, "pool.warning on c"),
+            (exactly160 + "\nmore", "pool.warning on c: " + exactly160),
+            (long, "pool.warning on c: " + String(repeating: "b", count: 159) + "…"),
+            (accented, "pool.warning on c: " + String(repeating: "é", count: 100) + "…"),
+            ("ünïcödé 🚀 ok", "pool.warning on c: ünïcödé 🚀 ok"),
+        ]
+        for (index, testCase) in cases.enumerated() {
+            let test = try TemporaryStore()
+            try test.append(incoming(.poolWarning, ts: day, component: "c", message: testCase.message))
+            #expect(try test.onlyIncident()?.title == testCase.title, "case \(index)")
+        }
+    }
 }
