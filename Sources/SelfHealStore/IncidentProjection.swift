@@ -143,6 +143,7 @@ public final class IncidentProjection: Projection {
             guard !existed else { return }
             try inserts.add { statement, first in IncidentColumns.bind(record, to: statement, from: first) }
         }
+        try inserts.finish()
         // Most rows exist already (the current hour): update, and insert only when there was nothing to update
         // (an upsert of several rows per statement cost more, measured).
         let addToCounters = try FastStatement(

@@ -136,6 +136,13 @@ struct MultiRowWriter {
         }
     }
 
+    /// Checks that every announced row was written: a statement short of rows would never run.
+    func finish() throws {
+        guard remaining == 0, current == nil else {
+            throw StoreError("internal error: \(remaining) announced rows were never written")
+        }
+    }
+
     /// `(?1, ?2, ...), (?n+1, ...)`: the placeholders of `rows` rows of `columns` parameters.
     static func placeholders(rows: Int, columns: Int32) -> String {
         (0..<Int32(rows)).map { row in
