@@ -275,11 +275,12 @@ public final class EventStore: Sendable {
                 insert.bind(10, event.attributesJSON)
                 insert.bind(11, incoming.peer.map { Int64($0.uid) })
                 insert.bind(12, incoming.peer.map { Int64($0.pid) })
-                try insert.run()
-                if db.changesCount == 0 {
+                // Read from the connection directly: `db.changesCount` and `db.lastInsertedRowID` check the
+                // calling queue each time (about 1% of the ingest's samples).
+                if try insert.runCountingChanges() == 0 {
                     seqs.append(nil)
                 } else {
-                    seqs.append(db.lastInsertedRowID)
+                    seqs.append(insert.lastInsertedRowID)
                     storedCount += 1
                 }
             }

@@ -56,6 +56,9 @@ struct FastStatement {
         return Int(sqlite3_changes(sqlite3_db_handle(handle)))
     }
 
+    /// The rowid of the connection's last successful INSERT.
+    var lastInsertedRowID: Int64 { sqlite3_last_insert_rowid(sqlite3_db_handle(handle)) }
+
     /// Steps to the next row; false at the end.
     func step() throws -> Bool {
         let code = sqlite3_step(handle)
