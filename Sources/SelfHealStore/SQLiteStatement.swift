@@ -95,9 +95,9 @@ struct FastStatement {
 private let sqliteTransient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
 /// Writes a known number of rows with statements of several rows each (`INSERT ... VALUES (...), (...)`): one
-/// statement per row cost a sixth more per row (measured in C on the incidents table). The statements come
-/// from `sql(rows)`, whose row `r` (from 0) takes parameters `r * columns + 1` and on; they are prepared once
-/// per size and cached by GRDB.
+/// statement per row cost a fifth more per incident row (measured in the projections' writes). The statements
+/// come from `sql(rows)`, whose row `r` (from 0) takes parameters `r * columns + 1` and on; they are prepared
+/// once per size and cached by GRDB.
 struct MultiRowWriter {
     /// The most rows one statement takes.
     static let rowsPerStatement = 16
