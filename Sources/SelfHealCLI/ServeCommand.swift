@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import SelfHealEvents
 import SelfHealServer
 import SelfHealStore
 
@@ -22,20 +23,30 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup var location: LocationOptions
 
-    @Option(help: "The socket file's mode, in octal (default 0660).")
+    @Option(help: "The socket file's mode, in octal.")
     var socketMode: String = "0660"
 
-    @Option(help: "full: one fsync per commit, survives a machine crash (default); normal: survives a daemon crash.")
+    @Option(help: "full: one fsync per commit, survives a machine crash; normal: survives a daemon crash.")
     var durability: Durability = .full
 
-    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (default info).")
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
+
+    @Option(
+        help: """
+            How long an incident may hear nothing before it ends as expired: 30m, 4h, 2d (1m to 30d). Set when \
+            the store is created (default 4h); on an existing store another value is an error ('selfheal rebuild \
+            --quiet-period' changes it).
+            """
+    )
+    var quietPeriod: String?
 
     func validate() throws {
         guard let mode = UInt16(socketMode, radix: 8), mode <= 0o777 else {
             throw ValidationError("--socket-mode must be an octal mode such as 0660, not \"\(socketMode)\"")
         }
         _ = mode
+        if let quietPeriod { _ = try parseQuietPeriod(quietPeriod) }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
         }
@@ -50,16 +61,23 @@ struct ServeCommand: AsyncParsableCommand {
                 dataDirectory: location.dataDirectory,
                 socketPath: location.socketPath,
                 socketMode: UInt16(socketMode, radix: 8) ?? 0o660,
-                durability: durability
+                durability: durability,
+                quietPeriod: try quietPeriod.map(parseQuietPeriod)
             )
-            try await Daemon.run(configuration, projections: Projections.all, logger: logger)
+            try await Daemon.run(configuration, logger: logger)
         }
     }
 }
 
 extension Durability: ExpressibleByArgument {}
 
-/// The projections every writer of the log keeps up to date.
-enum Projections {
-    static var all: [any Projection] { [IncidentProjection()] }
+/// A `--quiet-period` value in milliseconds: `4h`, `30m`, `2d`, `1h30m`, within SPEC section 5's bounds.
+func parseQuietPeriod(_ text: String) throws(ValidationError) -> Int64 {
+    guard let milliseconds = Timestamp.parseDuration(text) else {
+        throw ValidationError("--quiet-period must be a duration such as 30m, 4h or 2d, not \"\(text)\"")
+    }
+    guard QuietPeriod.allowed.contains(milliseconds) else {
+        throw ValidationError("--quiet-period must be between 1m and 30d, not \(text)")
+    }
+    return milliseconds
 }

@@ -32,6 +32,15 @@ public struct TimeExpression: Sendable {
         )
     }
 
+    /// Like ``parse(_:)``, with the option's name in front of the error: `--since: invalid time "x": ...`.
+    public func parse(_ text: String, option: String) throws(CLIError) -> Int64 {
+        do {
+            return try parse(text)
+        } catch {
+            throw CLIError("\(option): \(error.message)")
+        }
+    }
+
     /// Midnight of a civil date in the zone, epoch milliseconds.
     public func midnight(year: Int, month: Int, day: Int) -> Int64? {
         guard (1...12).contains(month), day >= 1, day <= Timestamp.daysInMonth(year: year, month: month) else {

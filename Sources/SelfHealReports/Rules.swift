@@ -186,7 +186,7 @@ public struct Recommendation: Sendable, Equatable {
                 Recommendation(
                     rule: .failures,
                     text: "\(ReportFormat.count(figures.failed)) \(figures.failed == 1 ? "incident" : "incidents") "
-                        + "failed to heal: look at \(figures.failed == 1 ? "it" : "them") under “Failed or still open” "
+                        + "failed to heal: look at \(figures.failed == 1 ? "it" : "them") under “Failed, still open or gone quiet” "
                         + "and fix the cause."
                 )
             )

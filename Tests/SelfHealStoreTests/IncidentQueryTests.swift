@@ -1,5 +1,5 @@
 import SelfHealEvents
-import SelfHealStore
+@testable import SelfHealStore
 import Testing
 
 /// `incidents` ranges and filters, and `stats` figures (SPEC sections 5 and 7).

@@ -1,5 +1,5 @@
 import SelfHealEvents
-import SelfHealStore
+@testable import SelfHealStore
 import Testing
 
 /// One test per row of the role table of SPEC section 5, and per edge of the rules.

@@ -1,6 +1,6 @@
 import PropertyBased
 import SelfHealEvents
-import SelfHealStore
+@testable import SelfHealStore
 import Testing
 
 /// On random event streams cut into random batches, the incremental projections equal a rebuild and equal
