@@ -147,8 +147,12 @@ public struct Report: Sendable {
             return "recovered after \(ReportFormat.duration(resolvedAt - incident.openedAt))"
         }
         if incident.state == .expired {
-            return "went quiet without a recovery signal, last heard "
-                + "\(ReportFormat.duration(incident.lastEventAt - incident.openedAt)) after it opened"
+            let zone = input.period.zone
+            let last =
+                incident.lastEventAt < input.period.since
+                ? ReportFormat.dayTime(incident.lastEventAt, zone: zone)
+                : ReportFormat.time(incident.lastEventAt, zone: zone)
+            return "went quiet without a recovery signal (nothing heard after \(last))"
         }
         return "\(ReportFormat.duration(input.generatedAt - incident.openedAt)) unresolved"
     }

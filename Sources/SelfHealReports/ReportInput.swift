@@ -87,15 +87,25 @@ public struct KindCount: Sendable, Equatable {
     public var selfHealed: Int64
     /// Of those, failed incidents.
     public var failed: Int64
+    /// Of those, incidents that went quiet without a recovery signal.
+    public var expired: Int64
     /// On how many days of the period the kind occurred.
     public var daysSeen: Int
 
     /// Creates a count.
-    public init(kind: String, count: Int64, selfHealed: Int64, failed: Int64 = 0, daysSeen: Int = 0) {
+    public init(
+        kind: String,
+        count: Int64,
+        selfHealed: Int64,
+        failed: Int64 = 0,
+        expired: Int64 = 0,
+        daysSeen: Int = 0
+    ) {
         self.kind = kind
         self.count = count
         self.selfHealed = selfHealed
         self.failed = failed
+        self.expired = expired
         self.daysSeen = daysSeen
     }
 }
@@ -211,6 +221,7 @@ public struct ReportInput: Sendable {
             count.count += 1
             if incident.state == .resolved { count.selfHealed += 1 }
             if incident.state == .failed { count.failed += 1 }
+            if incident.state == .expired { count.expired += 1 }
             counts[incident.kind] = count
             days[incident.kind, default: []].insert(period.dayIndex(of: incident.openedAt))
         }

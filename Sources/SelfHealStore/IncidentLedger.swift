@@ -44,6 +44,8 @@ struct IncidentLedger: Sendable {
     private var freeSlots: [Int] = []
     /// Slots of the incidents the batch ended: free once the next batch begins.
     private var endedSlots: [Int] = []
+    /// The ids of the incidents the batch ended, which SQLite still holds active until the batch is written.
+    private var endedIDs: Set<Int64> = []
     /// The slot of each key's active incident in the working set.
     private var active: [IncidentKey: Int] = [:]
     /// Keys whose active incident may be in SQLite only.
@@ -121,6 +123,7 @@ struct IncidentLedger: Sendable {
         counterChanges.removeAll()
         freeSlots.append(contentsOf: endedSlots)
         endedSlots.removeAll(keepingCapacity: true)
+        endedIDs.removeAll(keepingCapacity: true)
         if active.count > workingSetLimit { evictLeastRecent() }
         // Stale bits (keys loaded back, or ended since) only cost lookups; rebuild when they outnumber the live.
         if evicted.insertions > max(4 * workingSetLimit, 2 * evictedAtRebuild) { try rebuildEvicted(source) }
@@ -167,7 +170,9 @@ struct IncidentLedger: Sendable {
     /// The slot of the key's active incident, loaded from SQLite when it is there only.
     private mutating func activeSlot(_ key: IncidentKey, _ source: some ActiveIncidentSource) throws -> Int? {
         if let slot = active[key] { return slot }
-        guard evicted.mayContain(key.hash), let record = try source.activeIncident(key) else { return nil }
+        guard evicted.mayContain(key.hash), let record = try source.activeIncident(key),
+            !endedIDs.contains(record.id)
+        else { return nil }
         let slot = place(record)
         active[key] = slot
         return slot
@@ -187,6 +192,7 @@ struct IncidentLedger: Sendable {
         touches[slotTouches[slot]].transitioned = true
         active.removeValue(forKey: slots[slot].key)
         endedSlots.append(slot)
+        endedIDs.insert(slots[slot].id)
     }
 
     /// Applies one event, read where it lies; events come in seq order.

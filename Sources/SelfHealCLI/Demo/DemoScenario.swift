@@ -295,10 +295,10 @@ struct DemoScenario {
                     #"{"entity":"message","id":"\#(id)","from":"PROMOTED","to":"SPAM_REVIEW","operation":"capture-spam"}"#
             )
         }
-        // 06:12 The mail relay refuses a notification; the sender logs it and nothing else, so the incident goes
+        // 11:02 The mail relay refuses a notification; the sender logs it and nothing else, so the incident goes
         // quiet: after the quiet period (4 h) it shows as expired, outcome unknown.
         emit(
-            at(6, 12, 31),
+            at(11, 2, 31),
             "error.detected",
             "smtp-relay",
             message: "421 Service not available: notification not sent",
