@@ -8,9 +8,9 @@ struct RebuildCommand: AsyncParsableCommand {
         commandName: "rebuild",
         abstract: "Replay the whole log into fresh projections (incidents and counters).",
         discussion: """
-            Drops the incidents and counters and replays every event from seq 1, in one transaction: if it
-            fails, the projections stay as they were. Prints how many events per second it replayed.
-            Refuses while a daemon serves the data directory: stop the daemon first ('selfheal verify' runs
+            Drops the incidents and counters and replays every event from seq 1, in one transaction: if it \
+            fails, the projections stay as they were. Prints how many events per second it replayed. \
+            Refuses while a daemon serves the data directory: stop the daemon first ('selfheal verify' runs \
             beside it).
 
             Examples:
@@ -63,8 +63,8 @@ struct VerifyCommand: AsyncParsableCommand {
         commandName: "verify",
         abstract: "Check the log (gapless seq, every row decodes) and that the projections equal a fresh replay.",
         discussion: """
-            Reads one snapshot of the store, so it runs safely beside a daemon; the replay goes to a temporary
-            database. Prints what differs and exits 1 if anything does ('selfheal rebuild' repairs the
+            Reads one snapshot of the store, so it runs safely beside a daemon; the replay goes to a temporary \
+            database. Prints what differs and exits 1 if anything does ('selfheal rebuild' repairs the \
             projections).
 
             Examples:

@@ -7,8 +7,8 @@ public struct SelfHealCommand: AsyncParsableCommand {
         commandName: "selfheal",
         abstract: "Record self-healing events, derive incidents and recovery times, and report on them.",
         discussion: """
-            Services send [SELF-HEAL] events as NDJSON over a UNIX socket to 'selfheal serve', which appends
-            them to an append-only SQLite log in the data directory (--data-dir, env SELFHEAL_DATA_DIR,
+            Services send [SELF-HEAL] events as NDJSON over a UNIX socket to 'selfheal serve', which appends \
+            them to an append-only SQLite log in the data directory (--data-dir, env SELFHEAL_DATA_DIR, \
             default .selfheal).
 
             Examples:

@@ -10,8 +10,8 @@ struct ServeCommand: AsyncParsableCommand {
         commandName: "serve",
         abstract: "Run the daemon in the foreground: take events on the UNIX socket and commit them to the log.",
         discussion: """
-            One daemon serves one data directory; a second one on the same directory exits with an error.
-            SIGTERM or SIGINT stop it cleanly: it stops taking connections, commits every complete line it has
+            One daemon serves one data directory; a second one on the same directory exits with an error. \
+            SIGTERM or SIGINT stop it cleanly: it stops taking connections, commits every complete line it has \
             read, answers pending syncs and exits 0.
 
             Examples:
