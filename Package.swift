@@ -1,9 +1,8 @@
-// swift-tools-version:6.1
+// swift-tools-version:6.2
 import PackageDescription
 
 let package = Package(
     name: "selfheal",
-    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "selfheal", targets: ["selfheal"]),
         .library(name: "SelfHealing", targets: ["SelfHealing"]),

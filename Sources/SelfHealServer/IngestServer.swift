@@ -235,12 +235,3 @@ struct PeerCredentials: Sendable {
     var uid: UInt32 = 0
     var gid: UInt32 = 0
 }
-
-/// Wall-clock time for `received_at`.
-enum WallClock {
-    static func nowMillis() -> Int64 {
-        var time = timespec()
-        clock_gettime(CLOCK_REALTIME, &time)
-        return Int64(time.tv_sec) * 1_000 + Int64(time.tv_nsec) / 1_000_000
-    }
-}

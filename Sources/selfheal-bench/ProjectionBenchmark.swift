@@ -175,18 +175,6 @@ extension EventStore {
     }
 }
 
-/// Deterministic random numbers (SplitMix64).
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// Realistic days of events: 20 services with 10 components each; about one event in ten opens an incident
 /// (a pool exhausted and recovered within a second, an API recovered by retries and its breaker within
 /// seconds, a health check degraded for minutes, an external API whose retries are exhausted and which is
@@ -194,7 +182,7 @@ struct SplitMix: RandomNumberGenerator {
 /// transitions, throttled clients, completed batches and custom events.
 struct DayGenerator {
     let start: Int64 = 1_764_028_800_000 - 30 * 86_400_000
-    private var random = SplitMix(state: 42)
+    private var random = SplitMix64(seed: 42)
     private var pending: [IncomingEvent] = []
     private var time: Int64
     private let step: Double

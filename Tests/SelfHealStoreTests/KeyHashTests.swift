@@ -1,4 +1,5 @@
 import Foundation
+import SelfHealEvents
 import Testing
 
 @testable import SelfHealStore
@@ -55,7 +56,7 @@ import Testing
     @Test func theFilterNeverForgetsAKey() {
         var filter = EvictedKeys(bits: 1 << 16)
         #expect(filter.isEmpty && !filter.mayContain(42))
-        var random = SplitMix(seed: 1)
+        var random = SplitMix64(seed: 1)
         let inserted = (0..<5_000).map { _ in random.next() }
         for hash in inserted { filter.insert(hash) }
         #expect(inserted.allSatisfy { filter.mayContain($0) })

@@ -200,7 +200,7 @@ import Testing
     @Test func aSmallWorkingSetChangesNoAnswer() throws {
         let small = try TemporaryStore(workingSetLimit: 3)
         let large = try TemporaryStore()
-        var random = SplitMix(seed: 7)
+        var random = SplitMix64(seed: 7)
         for batch in 0..<40 {
             var events: [IncomingEvent] = []
             for index in 0..<25 {
@@ -227,15 +227,5 @@ import Testing
         _ = try large.store.append([incoming(.errorDetected, ts: day + 14 * hourMs, incident: "order-000001-payment")])
         #expect(try reopened.allIncidents(asOf: 0) == large.store.allIncidents(asOf: 0))
         #expect(try reopened.verify().isClean)
-    }
-}
-
-/// SplitMix64, for reproducible test streams.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        return mix(state)
     }
 }
