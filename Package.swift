@@ -148,6 +148,7 @@ let package = Package(
             dependencies: [
                 "SelfHealEvents", "SelfHealing", "SelfHealingTesting", "SelfHealStore", "SelfHealServer", "SelfHealCLI",
                 "selfheal",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
