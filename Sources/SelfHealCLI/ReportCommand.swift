@@ -91,9 +91,10 @@ func writeReport(
     try await reportingErrors {
         let zone = try zone(tz)
         let now = currentMillis()
-        let generatedAt = try asOf.map { text throws(CLIError) in
-            try TimeExpression(zone: zone, now: now).parse(text, option: "--as-of")
-        } ?? now
+        let generatedAt =
+            try asOf.map { text throws(CLIError) in
+                try TimeExpression(zone: zone, now: now).parse(text, option: "--as-of")
+            } ?? now
         let period = try period(zone, generatedAt)
         let store = try location.openStore()
         let input = try ReportInput.load(from: store, period: period, generatedAt: generatedAt)
@@ -116,7 +117,10 @@ struct DailyReportCommand: AsyncParsableCommand {
     @OptionGroup var location: LocationOptions
     @Option(help: "The day: YYYY-MM-DD, today or yesterday.") var date: String = "yesterday"
     @Option(help: "Time zone of the day, e.g. Europe/Paris (default the system zone).") var tz: String?
-    @Option(parsing: .unconditional, help: "Compute the report as of this time (default now): see 'selfheal help stats'.")
+    @Option(
+        parsing: .unconditional,
+        help: "Compute the report as of this time (default now): see 'selfheal help stats'."
+    )
     var asOf: String?
     @OptionGroup var mail: MailOptions
 
@@ -153,7 +157,10 @@ struct WeeklyReportCommand: AsyncParsableCommand {
     @OptionGroup var location: LocationOptions
     @Option(help: "The week: YYYY-Www, this or last.") var week: String = "last"
     @Option(help: "Time zone of the week, e.g. Europe/Paris (default the system zone).") var tz: String?
-    @Option(parsing: .unconditional, help: "Compute the report as of this time (default now): see 'selfheal help stats'.")
+    @Option(
+        parsing: .unconditional,
+        help: "Compute the report as of this time (default now): see 'selfheal help stats'."
+    )
     var asOf: String?
     @OptionGroup var mail: MailOptions
 

@@ -39,7 +39,13 @@ extension ReportInput {
             let before = period.previous
             previous = (
                 before,
-                try self.incidents(store, since: before.since, until: before.until, service: service, asOf: generatedAt),
+                try self.incidents(
+                    store,
+                    since: before.since,
+                    until: before.until,
+                    service: service,
+                    asOf: generatedAt
+                ),
                 try preventedTimes(store, since: before.since, until: before.until, service: service)
             )
         }

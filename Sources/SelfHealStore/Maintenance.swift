@@ -74,7 +74,11 @@ extension EventStore {
     }
 
     /// Replays the log of `source` from seq 1 into the projections of `target`; returns the events replayed.
-    private static func replay(_ source: Database, into projections: [any Projection], _ target: Database) throws
+    private static func replay(
+        _ source: Database,
+        into projections: [any Projection],
+        _ target: Database
+    ) throws
         -> Int64
     {
         let end = try Int64.fetchOne(source, sql: "SELECT max(seq) FROM events") ?? 0
@@ -220,7 +224,12 @@ extension EventStore {
     private static func counterRow(_ row: Row) -> (CounterKey, CounterValues) {
         (
             CounterKey(hour: row[0], service: row[1]),
-            CounterValues(events: row[2], timeoutPrevented: row[3], transitionBlocked: row[4], ratelimitThrottled: row[5])
+            CounterValues(
+                events: row[2],
+                timeoutPrevented: row[3],
+                transitionBlocked: row[4],
+                ratelimitThrottled: row[5]
+            )
         )
     }
 
@@ -255,13 +264,17 @@ extension EventStore {
         let times = [
             "opened \(record.openedAt)", "last event \(record.lastEventAt)",
             "resolved \(record.resolvedAt.map(String.init) ?? "null")",
-            "failed \(record.failedAt.map(String.init) ?? "null")", "ended \(record.endedAt.map(String.init) ?? "null")",
+            "failed \(record.failedAt.map(String.init) ?? "null")",
+            "ended \(record.endedAt.map(String.init) ?? "null")",
         ]
         let rest = [
-            "events \(record.eventCount)", "actions \(record.actions.sorted)", "seqs \(record.firstSeq)-\(record.lastSeq)",
+            "events \(record.eventCount)", "actions \(record.actions.sorted)",
+            "seqs \(record.firstSeq)-\(record.lastSeq)",
             "key \(record.key.service)/\(record.key.name)\(record.key.byIncident ? " (incident)" : "")",
         ]
-        return (["state \(record.state.rawValue)", "peak \(record.peakLevel.name)"] + times + rest).joined(separator: ", ")
+        return (["state \(record.state.rawValue)", "peak \(record.peakLevel.name)"] + times + rest).joined(
+            separator: ", "
+        )
     }
 
     private static func describe(_ values: CounterValues?) -> String {

@@ -106,11 +106,15 @@ enum ProjectionBenchmark {
         let week = day + 7 * 86_400_000
         var dayIncidents = 0
         let incidentsDay = try median(options.runs) {
-            dayIncidents = try store.incidents(IncidentFilter(since: day, until: day + 86_400_000, asOf: day + 86_400_000)).count
+            dayIncidents = try store.incidents(
+                IncidentFilter(since: day, until: day + 86_400_000, asOf: day + 86_400_000)
+            ).count
         }
         say(String(format: "incidents over one day (%d incidents): median %.1f ms", dayIncidents, incidentsDay))
         var figures = try store.stats(since: day, until: day + 86_400_000, asOf: day + 86_400_000)
-        let statsDay = try median(options.runs) { figures = try store.stats(since: day, until: day + 86_400_000, asOf: day + 86_400_000) }
+        let statsDay = try median(options.runs) {
+            figures = try store.stats(since: day, until: day + 86_400_000, asOf: day + 86_400_000)
+        }
         say(
             String(
                 format: "stats over one day (%d events, %d incidents): median %.1f ms",
@@ -170,7 +174,8 @@ extension Duration {
 extension EventStore {
     func allIncidentCount() throws -> Int {
         var count = 0
-        try forEachIncident(IncidentFilter(since: Timestamp.minimum, until: Timestamp.maximum, asOf: Timestamp.maximum)) { _ in count += 1 }
+        try forEachIncident(IncidentFilter(since: Timestamp.minimum, until: Timestamp.maximum, asOf: Timestamp.maximum))
+        { _ in count += 1 }
         return count
     }
 }

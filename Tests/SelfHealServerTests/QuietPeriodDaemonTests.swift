@@ -77,7 +77,10 @@ struct QuietPeriodDaemonTests {
         }
         let dir = ["--data-dir", directory.path]
         let listed = try SelfHealBinary.run(
-            ["incidents", "--since", "2025-11-25", "--until", "2025-11-26", "--as-of", "2025-11-26", "--format", "ndjson"]
+            [
+                "incidents", "--since", "2025-11-25", "--until", "2025-11-26", "--as-of", "2025-11-26", "--format",
+                "ndjson",
+            ]
                 + dir
         )
         #expect(listed.status == 0, "\(listed.stderr)")

@@ -8,12 +8,16 @@ import Testing
 @Suite struct KeyHashTests {
     /// Keys that share their first and last bytes, as real incident keys do, spread over the table: no bucket
     /// of a 4,096-bucket table gets more than a few of 40,000 keys.
-    @Test(arguments: [
-        { (n: Int) in "order-\(String(format: "%06d", n))-payment" },
-        { (n: Int) in "tenant-eu-1/\(String(format: "%06d", n))/db-pool" },
-        { (n: Int) in "k-" + String(repeating: "x", count: 25) + String(format: "%08d", n) + String(repeating: "y", count: 25) },
-        { (n: Int) in "key-\(n)" },
-    ] as [@Sendable (Int) -> String])
+    @Test(
+        arguments: [
+            { (n: Int) in "order-\(String(format: "%06d", n))-payment" },
+            { (n: Int) in "tenant-eu-1/\(String(format: "%06d", n))/db-pool" },
+            { (n: Int) in
+                "k-" + String(repeating: "x", count: 25) + String(format: "%08d", n) + String(repeating: "y", count: 25)
+            },
+            { (n: Int) in "key-\(n)" },
+        ] as [@Sendable (Int) -> String]
+    )
     func keysThatDifferAnywhereSpreadEvenly(shape: @Sendable (Int) -> String) {
         var buckets = [Int](repeating: 0, count: 4_096)
         var hashes = Set<UInt64>()
@@ -50,7 +54,10 @@ import Testing
         let byIncident = IncidentKey(service: "api", name: "checkout", byIncident: true)
         #expect(byComponent != byIncident)
         #expect(byComponent.hash != byIncident.hash)
-        #expect(IncidentKey(service: "a", name: "bc", byIncident: false) != IncidentKey(service: "ab", name: "c", byIncident: false))
+        #expect(
+            IncidentKey(service: "a", name: "bc", byIncident: false)
+                != IncidentKey(service: "ab", name: "c", byIncident: false)
+        )
     }
 
     @Test func theFilterNeverForgetsAKey() {

@@ -72,8 +72,12 @@ struct DemoCommand: AsyncParsableCommand {
                 "\nDone in \(elapsed.components.seconds).\(String(format: "%02d", elapsed.components.attoseconds / 10_000_000_000_000_000)) s. Explore:"
             )
             say("  selfheal events --data-dir \(directory) --since 2025-11-25T09:40:00Z --until 2025-11-25T09:41:00Z")
-            say("  selfheal incidents --data-dir \(directory) --since 2025-11-17 --until 2025-11-26 --tz UTC --as-of \(Self.asOf)")
-            say("  selfheal stats --data-dir \(directory) --since 2025-11-17 --until 2025-11-24 --format json --as-of \(Self.asOf)")
+            say(
+                "  selfheal incidents --data-dir \(directory) --since 2025-11-17 --until 2025-11-26 --tz UTC --as-of \(Self.asOf)"
+            )
+            say(
+                "  selfheal stats --data-dir \(directory) --since 2025-11-17 --until 2025-11-24 --format json --as-of \(Self.asOf)"
+            )
         }
     }
 
