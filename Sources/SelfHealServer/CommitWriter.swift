@@ -96,30 +96,19 @@ struct CommitWriter: Service {
             )
             for submission in batch {
                 guard let sync = submission.sync else { continue }
-                var json = JSONText()
-                json.string("op", "sync")
-                json.bool("ok", false)
-                json.string("error", error.message)
-                sync.reply.succeed(ByteBuffer(string: json.finish() + "\n"))
+                sync.reply.succeed(ByteBuffer(string: SyncReply(failure: error.message).json + "\n"))
             }
         }
     }
 
     static func syncReply(_ counts: ConnectionLedger.Counts, sync: SyncRequest, lastSeq: Int64) -> ByteBuffer {
-        var json = JSONText()
-        json.string("op", "sync")
-        json.bool("ok", true)
-        json.number("accepted", counts.accepted)
-        json.number("duplicates", counts.duplicates)
-        json.number("rejected", sync.rejected)
-        json.number("last_seq", lastSeq)
-        let errors = sync.errors.map { failure in
-            var error = JSONText()
-            error.number("line", failure.line)
-            error.string("error", failure.error)
-            return error.finish()
-        }
-        json.raw("errors", JSONText.array(errors))
-        return ByteBuffer(string: json.finish() + "\n")
+        let reply = SyncReply(
+            accepted: counts.accepted,
+            duplicates: counts.duplicates,
+            rejected: sync.rejected,
+            lastSeq: lastSeq,
+            errors: sync.errors.map { SyncReply.LineFailure(line: $0.line, error: $0.error) }
+        )
+        return ByteBuffer(string: reply.json + "\n")
     }
 }

@@ -209,10 +209,8 @@ struct IngestServer: Service {
                     errorsSinceSync = []
                     _ = await replies.push(promise.futureResult)
                 case .control(.ping):
-                    var pong = JSONText()
-                    pong.string("op", "pong")
-                    pong.string("version", SelfHealVersion.current)
-                    _ = await replies.push(eventLoop.makeSucceededFuture(ByteBuffer(string: pong.finish() + "\n")))
+                    let pong = PongReply(version: SelfHealVersion.current).json + "\n"
+                    _ = await replies.push(eventLoop.makeSucceededFuture(ByteBuffer(string: pong)))
                 }
             }
             if !events.isEmpty || !rejects.isEmpty { await submit(sync: nil) }
@@ -221,11 +219,7 @@ struct IngestServer: Service {
     }
 
     static func failedSync(_ message: String) -> ByteBuffer {
-        var json = JSONText()
-        json.string("op", "sync")
-        json.bool("ok", false)
-        json.string("error", message)
-        return ByteBuffer(string: json.finish() + "\n")
+        ByteBuffer(string: SyncReply(failure: message).json + "\n")
     }
 }
 

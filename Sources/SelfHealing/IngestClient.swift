@@ -7,54 +7,6 @@ import Glibc
 import Darwin
 #endif
 
-/// The daemon's answer to `{"op":"sync"}` (SPEC section 3).
-public struct SyncReply: Sendable, Equatable, Decodable {
-    /// One rejected line of the connection.
-    public struct LineFailure: Sendable, Equatable, Decodable {
-        /// 1-based line number on the connection.
-        public var line: Int
-        /// Why it was rejected.
-        public var error: String
-
-        /// Creates a failure.
-        public init(line: Int, error: String) {
-            self.line = line
-            self.error = error
-        }
-    }
-
-    /// Whether everything before the sync is committed.
-    public var ok: Bool
-    /// Lines stored since the connection opened.
-    public var accepted: Int
-    /// Lines that repeated an earlier (service, id), since the connection opened.
-    public var duplicates: Int
-    /// Lines rejected since the connection opened.
-    public var rejected: Int
-    /// The highest seq in the log after the commit.
-    public var lastSeq: Int64
-    /// The lines rejected since the previous sync (at most 100).
-    public var errors: [LineFailure]
-    /// Why the commit failed, when `ok` is false.
-    public var error: String?
-
-    enum CodingKeys: String, CodingKey {
-        case ok, accepted, duplicates, rejected, errors, error
-        case lastSeq = "last_seq"
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        ok = try container.decode(Bool.self, forKey: .ok)
-        accepted = try container.decodeIfPresent(Int.self, forKey: .accepted) ?? 0
-        duplicates = try container.decodeIfPresent(Int.self, forKey: .duplicates) ?? 0
-        rejected = try container.decodeIfPresent(Int.self, forKey: .rejected) ?? 0
-        lastSeq = try container.decodeIfPresent(Int64.self, forKey: .lastSeq) ?? 0
-        errors = try container.decodeIfPresent([LineFailure].self, forKey: .errors) ?? []
-        error = try container.decodeIfPresent(String.self, forKey: .error)
-    }
-}
-
 /// Why talking to the daemon failed.
 public struct IngestClientError: Error, Sendable, CustomStringConvertible {
     /// What went wrong, in one line a person can act on.
@@ -165,11 +117,7 @@ public final class IngestClient {
         try send(line: #"{"op":"ping"}"#)
         try flush()
         let line = try readLine()
-        struct Pong: Decodable {
-            var op: String
-            var version: String
-        }
-        guard let pong = try? JSONDecoder().decode(Pong.self, from: Data(line.utf8)), pong.op == "pong" else {
+        guard let pong = try? JSONDecoder().decode(PongReply.self, from: Data(line.utf8)), pong.op == "pong" else {
             throw IngestClientError("unexpected reply from the daemon: \(line.prefix(200))")
         }
         return pong.version

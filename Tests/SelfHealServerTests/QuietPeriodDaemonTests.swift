@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import SelfHealEvents
 import SelfHealing
 import Testing
 
