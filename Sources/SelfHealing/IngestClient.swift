@@ -31,6 +31,17 @@ public final class IngestClient {
     ///   - socketPath: the daemon's socket.
     ///   - timeout: how long a reply may take before the client gives up, in seconds.
     public init(socketPath: String, timeout: Double = 30) throws(IngestClientError) {
+        let fd = try Self.connect(socketPath: socketPath)
+        var interval = timeval(tv_sec: Int(timeout), tv_usec: .init((timeout - timeout.rounded(.down)) * 1e6))
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &interval, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &interval, socklen_t(MemoryLayout<timeval>.size))
+        descriptor = fd
+    }
+
+    deinit { close(descriptor) }
+
+    /// A blocking stream socket connected to the daemon's socket; the caller closes it.
+    public static func connect(socketPath: String) throws(IngestClientError) -> Int32 {
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         let pathBytes = Array(socketPath.utf8)
@@ -50,7 +61,7 @@ public final class IngestClient {
         guard fd >= 0 else { throw IngestClientError("cannot create a socket: \(String(cString: strerror(errno)))") }
         let result = withUnsafePointer(to: &address) { pointer in
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
             }
         }
         guard result == 0 else {
@@ -58,13 +69,8 @@ public final class IngestClient {
             close(fd)
             throw IngestClientError("no daemon answers at \(socketPath) (\(reason)); start one with 'selfheal serve'")
         }
-        var interval = timeval(tv_sec: Int(timeout), tv_usec: .init((timeout - timeout.rounded(.down)) * 1e6))
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &interval, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &interval, socklen_t(MemoryLayout<timeval>.size))
-        descriptor = fd
+        return fd
     }
-
-    deinit { close(descriptor) }
 
     /// Queues one line (a `\n` is added); it is written when the buffer fills or on ``flush()``.
     public func send(line: String) throws(IngestClientError) {

@@ -3,6 +3,7 @@ import Logging
 import SelfHealEvents
 import SelfHealServer
 import SelfHealStore
+import SelfHealing
 import Synchronization
 
 #if canImport(Glibc)
@@ -199,23 +200,7 @@ final class PipelinedClient: @unchecked Sendable {
     let fd: Int32
 
     init(path: String) throws {
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            let bytes = Array(path.utf8)
-            raw.copyBytes(from: bytes)
-            raw[bytes.count] = 0
-        }
-        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        let result = withUnsafePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
-        if result != 0 {
-            close(fd)
-            throw BenchError("connect failed")
-        }
+        fd = try IngestClient.connect(socketPath: path)
     }
 
     deinit { close(fd) }
