@@ -33,13 +33,15 @@ enum Clients {
     /// Sends each share over its own connection to `path`. With `acknowledged`, a sync follows every `syncEvery`
     /// lines and each share's last line, and the call returns when every sync has its reply (every line is then
     /// committed); without it, the clients write their lines and close (for peers that never answer). A
-    /// deadline stops each client early, after the line it is at (and its sync).
+    /// deadline stops each client early, after the line it is at (and its sync); a window bounds each client's
+    /// syncs awaiting their replies.
     static func send(
         _ shares: [[[UInt8]]],
         path: String,
         syncEvery: Int = 1_000,
         acknowledged: Bool = true,
-        deadline: ContinuousClock.Instant? = nil
+        deadline: ContinuousClock.Instant? = nil,
+        window: Int? = nil
     ) async throws -> Outcome {
         let sent = Mutex<Int>(0)
         let failures = Mutex<[String]>([])
@@ -55,7 +57,7 @@ enum Clients {
                             let client = try PipelinedClient(path: path)
                             let count =
                                 acknowledged
-                                ? try client.send(share, syncEvery: syncEvery, deadline: deadline)
+                                ? try client.send(share, syncEvery: syncEvery, deadline: deadline, window: window)
                                 : try client.sendUnacknowledged(share)
                             sent.withLock { $0 += count }
                         } catch {
@@ -80,6 +82,7 @@ enum Clients {
         projections: Bool,
         syncEvery: Int = 1_000,
         deadline: Duration? = nil,
+        window: Int? = nil,
         inspect: ((EventStore) throws -> Void)? = nil
     ) async throws -> Outcome {
         let directory = try Bench.temporaryDirectory("socket")
@@ -96,7 +99,8 @@ enum Clients {
             shares,
             path: configuration.socketPath,
             syncEvery: syncEvery,
-            deadline: deadline.map { ContinuousClock.now + $0 }
+            deadline: deadline.map { ContinuousClock.now + $0 },
+            window: window
         )
         let stored = try EventStore(StoreConfiguration(path: configuration.databasePath)).lastSeq()
         guard stored == Int64(outcome.sent) else {
@@ -157,13 +161,22 @@ final class PipelinedClient: @unchecked Sendable {
     }
 
     /// Sends the lines with a sync every `syncEvery` lines and after the last one sent, and returns how many
-    /// lines were sent once every sync has its reply. A deadline ends the lines early.
+    /// lines were sent once every sync has its reply. A deadline ends the lines early; a window bounds the syncs
+    /// awaiting their replies (so that a slow daemon has little left to commit after the deadline).
     @discardableResult
-    func send(_ lines: [[UInt8]], syncEvery: Int, deadline: ContinuousClock.Instant? = nil) throws -> Int {
+    func send(
+        _ lines: [[UInt8]],
+        syncEvery: Int,
+        deadline: ContinuousClock.Instant? = nil,
+        window: Int? = nil
+    ) throws -> Int {
         guard !lines.isEmpty else { return 0 }
         let sync = Array(#"{"op":"sync"}"#.utf8) + [0x0A]
         let expected = ExpectedReplies()
         let done = DispatchSemaphore(value: 0)
+        // Made at 0 and raised, so that it may be freed with any count (libdispatch traps below the initial one).
+        let credits = DispatchSemaphore(value: 0)
+        for _ in 0..<(window ?? 0) { credits.signal() }
         let reader = Thread { [fd] in
             var seen = 0
             var buffer = [UInt8](repeating: 0, count: 65_536)
@@ -171,7 +184,10 @@ final class PipelinedClient: @unchecked Sendable {
             while seen < expected.count.load(ordering: .acquiring) {
                 let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
                 if count <= 0 { break }
-                for index in 0..<count where buffer[index] == 0x0A { seen += 1 }
+                for index in 0..<count where buffer[index] == 0x0A {
+                    seen += 1
+                    if window != nil { credits.signal() }
+                }
             }
             done.signal()
         }
@@ -186,6 +202,12 @@ final class PipelinedClient: @unchecked Sendable {
             let full = chunk.count >= 1 << 16
             let last = sent == lines.count || (full && deadline.map { ContinuousClock.now >= $0 } == true)
             if sent % syncEvery == 0 || last {
+                if window != nil, credits.wait(timeout: .now()) == .timedOut {
+                    // The replies that free a credit may wait for lines still in the chunk.
+                    try write(chunk)
+                    chunk.removeAll(keepingCapacity: true)
+                    credits.wait()
+                }
                 chunk.append(contentsOf: sync)
                 syncs += 1
             }
