@@ -26,7 +26,7 @@ enum KeysBenchmark {
     static func run(_ arguments: [String]) async throws {
         let total = Int(Bench.option(arguments, "events", default: "1000000")) ?? 1_000_000
         let runs = Int(Bench.option(arguments, "runs", default: "3")) ?? 3
-        let budget = Double(Bench.option(arguments, "budget", default: "30")) ?? 30
+        let budget = Double(Bench.option(arguments, "budget", default: "60")) ?? 60
         let clients = Int(Bench.option(arguments, "clients", default: "4")) ?? 4
         let scales = Bench.option(arguments, "scales", default: "1").split(separator: ",").compactMap { Double($0) }
         let names = Bench.option(arguments, "shapes", default: shapes.map(\.name).joined(separator: ","))
