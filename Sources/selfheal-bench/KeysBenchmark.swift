@@ -43,6 +43,7 @@ enum KeysBenchmark {
                 + "\(Int(budget)) s (marked *)"
         )
         var perEvent: [String: [Double: Double]] = [:]
+        var cut: Set<String> = []
         for scale in scales {
             let count = max(clients, Int((Double(total) * scale).rounded()))
             say("")
@@ -82,6 +83,7 @@ enum KeysBenchmark {
             let fastest = rates.map(\.rate).max() ?? .nan
             for entry in rates {
                 perEvent[entry.shape.name, default: [:]][scale] = 1e6 / entry.rate
+                if entry.stopped { cut.insert("\(entry.shape.name) \(scale)") }
                 say(
                     entry.shape.name.padded(10) + String(entry.example.utf8.count).padded(7)
                         + entry.example.padded(62) + (Bench.grouped(entry.rate) + (entry.stopped ? "*" : "")).padded(11)
@@ -103,11 +105,15 @@ enum KeysBenchmark {
         }
         guard scales.count > 1, let reference = scales.first(where: { $0 == 1 }) ?? scales.first else { return }
         say("")
-        say("cost per event against \(reference)x (\(Bench.grouped(Double(total) * reference)) events)")
+        say(
+            "cost per event against \(reference)x (\(Bench.grouped(Double(total) * reference)) events); * a scale "
+                + "stopped by the budget, so over fewer events than it names"
+        )
         for shape in chosen {
             let costs = perEvent[shape.name] ?? [:]
             let cells = scales.map { scale in
                 String(format: "%gx: %.2f", scale, (costs[scale] ?? .nan) / (costs[reference] ?? .nan))
+                    + (cut.contains("\(shape.name) \(scale)") ? "*" : "")
             }
             say(shape.name.padded(10) + cells.joined(separator: "  "))
         }
