@@ -6,6 +6,9 @@ import Foundation
 
 let benchmarks: [String: ([String]) async throws -> Void] = [
     "ingest": IngestBenchmark.run,
+    "keys": KeysBenchmark.run,
+    "memory": MemoryBenchmark.run,
+    "mixed": MixedBenchmark.run,
     "projections": ProjectionBenchmark.run,
 ]
 
