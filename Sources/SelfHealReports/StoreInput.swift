@@ -35,7 +35,7 @@ extension ReportInput {
                 try preventedTimes(store, since: before.since, until: before.until, service: service)
             )
         }
-        return assemble(
+        var input = assemble(
             period: period,
             figures: figures,
             incidents: incidents,
@@ -43,6 +43,8 @@ extension ReportInput {
             previous: previous,
             generatedAt: generatedAt
         )
+        input.chainHead = try store.chainHead()
+        return input
     }
 
     /// The incidents whose life overlaps `[since, until)`, as `selfheal incidents` lists them.

@@ -7,6 +7,7 @@ import Foundation
 let benchmarks: [String: ([String]) async throws -> Void] = [
     "ingest": IngestBenchmark.run,
     "projections": ProjectionBenchmark.run,
+    "chain": ChainBenchmark.run,
 ]
 
 let arguments = Array(CommandLine.arguments.dropFirst())
