@@ -26,6 +26,7 @@ public enum Daemon {
     ) async throws {
         let lock = try DataDirectoryLock(dataDirectory: configuration.dataDirectory)
         try refuseLiveSocket(configuration.socketPath)
+        try DataDirectoryModes.prepareStoreFiles(configuration.databasePath)
         let store = try EventStore(
             StoreConfiguration(path: configuration.databasePath, durability: configuration.durability),
             projections: projections

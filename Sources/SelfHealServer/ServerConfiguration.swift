@@ -17,6 +17,8 @@ public struct ServerConfiguration: Sendable {
     public var pendingRepliesPerConnection: Int
     /// Event-loop threads for the socket. Default: the number of cores.
     public var threads: Int
+    /// Who may write (`--allow-uid`, `--allow-gid`). Default: anyone who can open the socket.
+    public var peerPolicy = PeerPolicy()
 
     /// Creates a configuration with the documented defaults.
     public init(
