@@ -8,73 +8,95 @@ import Synchronization
 /// The canonical encoding of event rows, hashed with SHA-256 as it is written. Every column of a row, in table
 /// order, as a tag byte and its value: 0 NULL; 1 INTEGER, 8 bytes big-endian; 2 REAL, its 8 bytes big-endian;
 /// 3 TEXT and 4 BLOB, a 4-byte big-endian length and the bytes. The tags make the encoding self-delimiting, so
-/// two different row sets never encode alike. Bytes go through one buffer flushed every 64 KiB: no allocation
-/// per event.
-struct ChainHasher {
+/// two different row sets never encode alike. Bytes go through one buffer of 64 KiB per link, hashed each time
+/// it fills: no allocation per event.
+final class ChainHasher {
     private var hasher = SHA256()
-    private var buffer: [UInt8] = []
-    private static let flushAt = 65_536
+    private let buffer: UnsafeMutableRawPointer
+    private var count = 0
+    private static let capacity = 65_536
 
     /// Starts a link whose previous link has hash `previous` (32 zero bytes for the first link).
     init(previous: [UInt8]) {
-        buffer.reserveCapacity(Self.flushAt + 4_096)
-        buffer.append(contentsOf: previous)
+        buffer = .allocate(byteCount: Self.capacity, alignment: 16)
+        previous.withUnsafeBytes { append($0) }
     }
 
-    mutating func null() { buffer.append(0) }
+    deinit { buffer.deallocate() }
 
-    mutating func integer(_ value: Int64) {
-        buffer.append(1)
-        withUnsafeBytes(of: value.bigEndian) { buffer.append(contentsOf: $0) }
+    @inline(__always) private func reserve(_ bytes: Int) {
+        if count + bytes > Self.capacity { flush() }
     }
 
-    mutating func integer(_ value: Int64?) {
+    @inline(__always) private func append(_ bytes: UnsafeRawBufferPointer) {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        (buffer + count).copyMemory(from: base, byteCount: bytes.count)
+        count += bytes.count
+    }
+
+    func null() {
+        reserve(1)
+        buffer.storeBytes(of: 0, toByteOffset: count, as: UInt8.self)
+        count += 1
+    }
+
+    func integer(_ value: Int64) {
+        reserve(9)
+        buffer.storeBytes(of: 1, toByteOffset: count, as: UInt8.self)
+        buffer.storeBytes(of: value.bigEndian, toByteOffset: count + 1, as: Int64.self)
+        count += 9
+    }
+
+    func integer(_ value: Int64?) {
         if let value { integer(value) } else { null() }
     }
 
-    mutating func real(_ value: Double) {
-        buffer.append(2)
-        withUnsafeBytes(of: value.bitPattern.bigEndian) { buffer.append(contentsOf: $0) }
+    func real(_ value: Double) {
+        reserve(9)
+        buffer.storeBytes(of: 2, toByteOffset: count, as: UInt8.self)
+        buffer.storeBytes(of: value.bitPattern.bigEndian, toByteOffset: count + 1, as: UInt64.self)
+        count += 9
     }
 
-    mutating func text(_ value: String) {
+    func text(_ value: String) {
         if value.utf8.withContiguousStorageIfAvailable({ bytes(3, UnsafeRawBufferPointer($0)) }) != nil { return }
         var copy = value
         copy.withUTF8 { bytes(3, UnsafeRawBufferPointer($0)) }
     }
 
-    mutating func text(_ value: String?) {
+    func text(_ value: String?) {
         if let value { text(value) } else { null() }
     }
 
     /// A TEXT (tag 3) or BLOB (tag 4) value.
-    mutating func bytes(_ tag: UInt8, _ value: UnsafeRawBufferPointer) {
-        buffer.append(tag)
-        withUnsafeBytes(of: UInt32(truncatingIfNeeded: value.count).bigEndian) { buffer.append(contentsOf: $0) }
-        if buffer.count + value.count > Self.flushAt {
+    func bytes(_ tag: UInt8, _ value: UnsafeRawBufferPointer) {
+        reserve(5)
+        buffer.storeBytes(of: tag, toByteOffset: count, as: UInt8.self)
+        buffer.storeBytes(of: UInt32(truncatingIfNeeded: value.count).bigEndian, toByteOffset: count + 1, as: UInt32.self)
+        count += 5
+        if count + value.count > Self.capacity {
             flush()
-            if value.count > Self.flushAt {
+            if value.count > Self.capacity {
                 hasher.update(bufferPointer: value)
                 return
             }
         }
-        buffer.append(contentsOf: value)
-        if buffer.count >= Self.flushAt { flush() }
+        append(value)
     }
 
-    private mutating func flush() {
-        buffer.withUnsafeBytes { hasher.update(bufferPointer: $0) }
-        buffer.removeAll(keepingCapacity: true)
+    private func flush() {
+        hasher.update(bufferPointer: UnsafeRawBufferPointer(start: buffer, count: count))
+        count = 0
     }
 
     /// The link's 32-byte hash.
-    mutating func finish() -> [UInt8] {
+    func finish() -> [UInt8] {
         flush()
         return Array(hasher.finalize())
     }
 
     /// Hashes a row of `columns` columns from a statement positioned on it, by the storage class SQLite holds.
-    mutating func row(_ statement: SQLiteStatement, columns: Int32) {
+    func row(_ statement: SQLiteStatement, columns: Int32) {
         for index in 0..<columns {
             switch sqlite3_column_type(statement, index) {
             case SQLITE_NULL: null()
@@ -102,7 +124,7 @@ enum HashChain {
     static let zero = [UInt8](repeating: 0, count: 32)
 
     /// Hashes the stored rows with seq in `(after, through]` into `hasher`.
-    static func hashRows(_ db: Database, after: Int64, through: Int64, into hasher: inout ChainHasher) throws {
+    static func hashRows(_ db: Database, after: Int64, through: Int64, into hasher: ChainHasher) throws {
         guard through > after else { return }
         let statement = try db.cachedStatement(
             sql: "SELECT \(columns) FROM events WHERE seq > ? AND seq <= ? ORDER BY seq"
@@ -136,8 +158,8 @@ enum HashChain {
         )
         let after: Int64 = previous?[0] ?? 0
         let previousHash: Data? = previous?[1]
-        var hasher = ChainHasher(previous: previousHash.map(Array.init) ?? zero)
-        try hashRows(db, after: after, through: seq, into: &hasher)
+        let hasher = ChainHasher(previous: previousHash.map(Array.init) ?? zero)
+        try hashRows(db, after: after, through: seq, into: hasher)
         let hash = hasher.finish()
         if write { try db.execute(sql: "UPDATE chain SET hash = ? WHERE seq = ?", arguments: [Data(hash), seq]) }
         return (seq, hash)
@@ -157,7 +179,7 @@ public enum HashChainSwitch {
 /// The link an append is making: the events it stores are hashed as they are bound, and ``finish(_:)`` writes
 /// the link in the same transaction.
 struct ChainLink {
-    private var hasher: ChainHasher
+    private let hasher: ChainHasher
     private let previousSeq: Int64
     private var lastSeq: Int64
     private let enabled: Bool
@@ -174,7 +196,7 @@ struct ChainLink {
         previousSeq = head?.seq ?? 0
         hasher = ChainHasher(previous: head?.hash ?? HashChain.zero)
         let stored = try Int64.fetchOne(db, sql: "SELECT max(seq) FROM events") ?? 0
-        try HashChain.hashRows(db, after: previousSeq, through: stored, into: &hasher)
+        try HashChain.hashRows(db, after: previousSeq, through: stored, into: hasher)
         lastSeq = max(previousSeq, stored)
     }
 

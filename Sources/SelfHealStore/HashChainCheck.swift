@@ -53,7 +53,7 @@ extension HashChain {
             let seq: Int64 = link[0]
             let stored: Data? = link[1]
             report.links += 1
-            var hasher = ChainHasher(previous: previousHash)
+            let hasher = ChainHasher(previous: previousHash)
             var expected = previousSeq + 1
             var missing: Int64?
             while let row = current, row <= seq {
