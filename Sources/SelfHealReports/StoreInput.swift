@@ -49,7 +49,7 @@ extension ReportInput {
                 try preventedTimes(store, since: before.since, until: before.until, service: service)
             )
         }
-        return assemble(
+        var input = assemble(
             period: period,
             figures: figures,
             incidents: incidents,
@@ -57,6 +57,8 @@ extension ReportInput {
             previous: previous,
             generatedAt: generatedAt
         )
+        input.chainHead = try store.chainHead()
+        return input
     }
 
     /// The incidents whose life overlaps `[since, until)` as of `asOf`, as `selfheal incidents` lists them.

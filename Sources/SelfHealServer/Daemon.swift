@@ -24,6 +24,7 @@ public enum Daemon {
         let store: EventStore
         do {
             try await refuseLiveSocket(configuration.socketPath, group: group)
+            try DataDirectoryModes.prepareStoreFiles(configuration.databasePath)
             store = try EventStore(
                 StoreConfiguration(
                     path: configuration.databasePath,

@@ -52,6 +52,8 @@ final class ConnectionRegistry: Sendable {
 struct Connection: Sendable {
     var channel: NIOAsyncChannel<IngestChunk, ByteBuffer>
     var peer: Peer?
+    /// The line sent before closing a connection that may not write (``PeerPolicy``); nil when it may.
+    var refusal: ByteBuffer?
 }
 
 /// The socket side of the daemon: accepts connections on the UNIX socket, hands decoded lines to the writer and
@@ -67,6 +69,7 @@ struct IngestServer: Service {
     func run() async throws {
         let registry = registry
         let now: @Sendable () -> Int64 = { WallClock.nowMillis() }
+        let (policy, logger) = (configuration.peerPolicy, logger)
         let serverChannel: NIOAsyncChannel<Connection, Never>
         do {
             serverChannel = try await ServerBootstrap(group: group)
@@ -77,7 +80,7 @@ struct IngestServer: Service {
                     value: AdaptiveRecvByteBufferAllocator(minimum: 4_096, initial: 65_536, maximum: 262_144)
                 )
                 .bind(unixDomainSocketPath: configuration.socketPath, cleanupExistingSocketFile: true) { channel in
-                    Self.peerCredentials(of: channel).flatMapThrowing { peer in
+                    Self.peerCredentials(of: channel).flatMapThrowing { credentials in
                         try channel.pipeline.syncOperations.addHandler(
                             LineFramer(now: now, shuttingDown: { registry.isStopping })
                         )
@@ -85,7 +88,11 @@ struct IngestServer: Service {
                             wrappingChannelSynchronously: channel
                         )
                         registry.add(channel)
-                        return Connection(channel: asyncChannel, peer: peer)
+                        return Connection(
+                            channel: asyncChannel,
+                            peer: credentials.map { Peer(uid: $0.uid, pid: $0.pid) },
+                            refusal: policy.refusal(credentials, logger: logger)
+                        )
                     }
                 }
         } catch {
@@ -128,8 +135,8 @@ struct IngestServer: Service {
         }
     }
 
-    /// `SO_PEERCRED` of a UNIX socket: the uid and pid of the process that connected.
-    private static func peerCredentials(of channel: any Channel) -> EventLoopFuture<Peer?> {
+    /// `SO_PEERCRED` of a UNIX socket: the uid, gid and pid of the process that connected.
+    private static func peerCredentials(of channel: any Channel) -> EventLoopFuture<PeerCredentials?> {
         guard let provider = channel as? any SocketOptionProvider else {
             return channel.eventLoop.makeSucceededFuture(nil)
         }
@@ -137,12 +144,17 @@ struct IngestServer: Service {
             level: SocketOptionLevel(SOL_SOCKET),
             name: SocketOptionName(SO_PEERCRED)
         )
-        return credentials.map { Optional(Peer(uid: $0.uid, pid: $0.pid)) }.recover { _ in Peer?.none }
+        return credentials.map { Optional($0) }.recover { _ in PeerCredentials?.none }
     }
 
     /// Serves one connection until the client closes it (or the daemon stops reading), never throwing:
     /// one connection's error never touches another.
     private func serve(_ connection: Connection) async {
+        if let refusal = connection.refusal {
+            // One line, then close: nothing it sent is read.
+            try? await connection.channel.executeThenClose { _, outbound in try await outbound.write(refusal) }
+            return
+        }
         let eventLoop = connection.channel.channel.eventLoop
         let replies = BoundedQueue<EventLoopFuture<ByteBuffer>>(capacity: configuration.pendingRepliesPerConnection)
         do {

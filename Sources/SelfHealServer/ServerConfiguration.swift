@@ -22,6 +22,8 @@ public struct ServerConfiguration: Sendable {
     public var quietPeriod: Int64?
     /// Keep the projections in the commits. Default: true; false only to measure the log alone.
     public var projections: Bool
+    /// Who may write (`--allow-uid`, `--allow-gid`). Default: anyone who can open the socket.
+    public var peerPolicy = PeerPolicy()
 
     /// Creates a configuration with the documented defaults.
     public init(

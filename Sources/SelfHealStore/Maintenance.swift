@@ -27,12 +27,16 @@ public struct VerifyReport: Sendable {
     public var projectionDifferences: [String] = []
     /// Problems and differences beyond those listed.
     public var unlisted: Int = 0
+    /// The hash chain recomputed from the rows as they are (tamper evidence, HashChainCheck.swift).
+    public var chain = ChainReport()
 
     /// How many problems of each sort are listed.
     public static let limit = 50
 
     /// Whether the log is sound and the projections equal a fresh replay.
-    public var isClean: Bool { logProblems.isEmpty && projectionDifferences.isEmpty && unlisted == 0 }
+    public var isClean: Bool {
+        logProblems.isEmpty && projectionDifferences.isEmpty && unlisted == 0 && chain.problems.isEmpty
+    }
 
     mutating func log(_ problem: String) {
         if logProblems.count < Self.limit { logProblems.append(problem) } else { unlisted += 1 }
@@ -94,7 +98,8 @@ extension EventStore {
         return count
     }
 
-    /// Checks the log (gapless seq from 1, every row decodes) and that the projections equal a fresh replay of
+    /// Checks the log (gapless seq from 1, every row decodes, the hash chain recomputes) and that the projections
+    /// equal a fresh replay of
     /// it, all in one read snapshot: safe beside a running daemon. The replay goes to a temporary database.
     public func verify(temporaryDirectory: String = NSTemporaryDirectory()) throws(StoreError) -> VerifyReport {
         let path = (temporaryDirectory as NSString).appendingPathComponent("selfheal-verify-\(UUID().uuidString).db")
@@ -111,6 +116,7 @@ extension EventStore {
             var report = VerifyReport()
             try database.read { db in
                 try Self.checkLog(db, &report)
+                report.chain = try HashChain.check(db)
                 let quietPeriod = try Self.quietPeriod(db)
                 do {
                     try replay.write { replayDB in

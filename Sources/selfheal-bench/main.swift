@@ -10,6 +10,7 @@ let benchmarks: [String: ([String]) async throws -> Void] = [
     "memory": MemoryBenchmark.run,
     "mixed": MixedBenchmark.run,
     "projections": ProjectionBenchmark.run,
+    "chain": ChainBenchmark.run,
 ]
 
 let arguments = Array(CommandLine.arguments.dropFirst())
