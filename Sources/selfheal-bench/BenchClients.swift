@@ -140,16 +140,19 @@ final class PipelinedClient: @unchecked Sendable {
             raw.copyBytes(from: bytes)
             raw[bytes.count] = 0
         }
-        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         let result = withUnsafePointer(to: &address) { pointer in
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
             }
         }
-        if result != 0 {
-            close(fd)
+        // Thrown before `fd` is set, so `deinit` does not run: a second close could close a descriptor that
+        // another thread has opened since under the same number (the in-process daemon's epoll one).
+        guard result == 0 else {
+            close(descriptor)
             throw BenchError("connect failed")
         }
+        fd = descriptor
     }
 
     deinit { close(fd) }
