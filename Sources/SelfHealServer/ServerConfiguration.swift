@@ -11,7 +11,7 @@ public struct ServerConfiguration: Sendable {
     public var socketMode: UInt16
     /// How commits are made durable. Default: ``Durability/full``.
     public var durability: Durability
-    /// How many events may wait for the writer before the daemon stops reading from clients. Default: 32,768.
+    /// How many events may wait for the writer before the daemon stops reading from clients. Default: 8,192.
     public var queueCapacity: Int
     /// How many sync replies a connection may have pending before the daemon stops reading from it. Default: 256.
     public var pendingRepliesPerConnection: Int
@@ -31,7 +31,7 @@ public struct ServerConfiguration: Sendable {
         socketPath: String? = nil,
         socketMode: UInt16 = 0o660,
         durability: Durability = .full,
-        queueCapacity: Int = 32_768,
+        queueCapacity: Int = 8_192,
         pendingRepliesPerConnection: Int = 256,
         threads: Int = System.coreCount,
         quietPeriod: Int64? = nil,
