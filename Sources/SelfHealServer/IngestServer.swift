@@ -63,6 +63,8 @@ struct IngestServer: Service {
     let queue: BoundedQueue<Submission>
     let logger: Logger
     let registry = ConnectionRegistry()
+    /// Told when a connection opens (true) and closes (false), for the metrics; nil without `--http`.
+    var connectionOpened: (@Sendable (Bool) -> Void)? = nil
 
     func run() async throws {
         let registry = registry
@@ -143,6 +145,8 @@ struct IngestServer: Service {
     /// Serves one connection until the client closes it (or the daemon stops reading), never throwing:
     /// one connection's error never touches another.
     private func serve(_ connection: Connection) async {
+        connectionOpened?(true)
+        defer { connectionOpened?(false) }
         let eventLoop = connection.channel.channel.eventLoop
         let replies = BoundedQueue<EventLoopFuture<ByteBuffer>>(capacity: configuration.pendingRepliesPerConnection)
         do {
@@ -188,7 +192,7 @@ struct IngestServer: Service {
             events = []
             rejects = []
             if !(await queue.push(submission, weight: submission.weight)) {
-                sync?.reply.succeed(Self.failedSync("the daemon is shutting down"))
+                sync?.reply.succeed(SyncReply(ok: false, line: Self.failedSync("the daemon is shutting down")))
             }
         }
 
@@ -204,10 +208,10 @@ struct IngestServer: Service {
                     rejected += 1
                     if errorsSinceSync.count < 100 { errorsSinceSync.append((line, error)) }
                 case .control(.sync):
-                    let promise = eventLoop.makePromise(of: ByteBuffer.self)
+                    let promise = eventLoop.makePromise(of: SyncReply.self)
                     await submit(sync: SyncRequest(rejected: rejected, errors: errorsSinceSync, reply: promise))
                     errorsSinceSync = []
-                    _ = await replies.push(promise.futureResult)
+                    _ = await replies.push(promise.futureResult.map(\.line))
                 case .control(.ping):
                     var pong = JSONText()
                     pong.string("op", "pong")
@@ -239,8 +243,7 @@ struct PeerCredentials: Sendable {
 /// Wall-clock time for `received_at`.
 enum WallClock {
     static func nowMillis() -> Int64 {
-        var time = timespec()
-        clock_gettime(CLOCK_REALTIME, &time)
-        return Int64(time.tv_sec) * 1_000 + Int64(time.tv_nsec) / 1_000_000
+        // Foundation's clock: with the HTTP side linked in, Glibc's `timespec` resolves to NIO's C module.
+        Int64((Date().timeIntervalSince1970 * 1_000).rounded(.down))
     }
 }

@@ -1,4 +1,5 @@
 import NIOCore
+import SelfHealHTTP
 import SelfHealStore
 
 /// Settings of the daemon, with documented defaults.
@@ -17,6 +18,8 @@ public struct ServerConfiguration: Sendable {
     public var pendingRepliesPerConnection: Int
     /// Event-loop threads for the socket. Default: the number of cores.
     public var threads: Int
+    /// The HTTP side (`--http`); nil: off. Default: off.
+    public var http: HTTPConfiguration?
 
     /// Creates a configuration with the documented defaults.
     public init(
@@ -26,7 +29,8 @@ public struct ServerConfiguration: Sendable {
         durability: Durability = .full,
         queueCapacity: Int = 32_768,
         pendingRepliesPerConnection: Int = 256,
-        threads: Int = System.coreCount
+        threads: Int = System.coreCount,
+        http: HTTPConfiguration? = nil
     ) {
         self.dataDirectory = dataDirectory
         self.socketPath = socketPath ?? ServerConfiguration.defaultSocketPath(dataDirectory: dataDirectory)
@@ -35,11 +39,17 @@ public struct ServerConfiguration: Sendable {
         self.queueCapacity = queueCapacity
         self.pendingRepliesPerConnection = pendingRepliesPerConnection
         self.threads = threads
+        self.http = http
     }
 
     /// `DATA_DIR/ingest.sock`.
     public static func defaultSocketPath(dataDirectory: String) -> String {
         dataDirectory.hasSuffix("/") ? dataDirectory + "ingest.sock" : dataDirectory + "/ingest.sock"
+    }
+
+    /// `DATA_DIR/http.address`: the HTTP side's bound `host:port` while it listens.
+    public var httpAddressPath: String {
+        dataDirectory.hasSuffix("/") ? dataDirectory + "http.address" : dataDirectory + "/http.address"
     }
 
     /// `DATA_DIR/events.db`.

@@ -1,0 +1,131 @@
+import Foundation
+import Logging
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+
+/// What commits changed since the stream last looked: the seq range and the ts range of the stored events.
+final class PendingChanges: Sendable {
+    private struct State {
+        var publishedSeq: Int64?
+        var lastSeq: Int64 = 0
+        var timestamps: ClosedRange<Int64>?
+    }
+
+    private let state = Mutex(State())
+    private let wake: AsyncStream<Void>.Continuation
+    /// Signalled after each commit that stored something (at most one wake-up waits).
+    let wakes: AsyncStream<Void>
+
+    init() {
+        (wakes, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+    }
+
+    func note(_ report: CommitReport) {
+        guard let stored = report.storedTimestamps else { return }
+        state.withLock { state in
+            state.lastSeq = max(state.lastSeq, report.lastSeq)
+            state.timestamps =
+                state.timestamps.map {
+                    min($0.lowerBound, stored.lowerBound)...max($0.upperBound, stored.upperBound)
+                } ?? stored
+        }
+        wake.yield()
+    }
+
+    /// Takes what changed: events with seq in `(after, through]`, ts in `timestamps`.
+    func take() -> (after: Int64, through: Int64, timestamps: ClosedRange<Int64>)? {
+        state.withLock { state in
+            guard let timestamps = state.timestamps, let after = state.publishedSeq else { return nil }
+            state.timestamps = nil
+            state.publishedSeq = state.lastSeq
+            return (after, state.lastSeq, timestamps)
+        }
+    }
+
+    /// The seq the stream starts from (the log's end when the daemon starts).
+    func start(at seq: Int64) {
+        state.withLock { state in
+            if state.publishedSeq == nil { state.publishedSeq = seq }
+            state.lastSeq = max(state.lastSeq, seq)
+        }
+    }
+
+    /// The last seq committed.
+    var lastSeq: Int64 { state.withLock { $0.lastSeq } }
+
+    func finish() { wake.finish() }
+}
+
+/// Turns commits into the stream's events: an `incident` event for each incident a commit opened, changed or
+/// ended, and a `stats` event with the last 24 hours' figures at most every 2 s while anything changes. Runs the
+/// queries on a read-only store off the event loops; never in the writer's way.
+struct StreamPublisher: Service {
+    let hub: EventHub
+    let queries: Queries
+    let changes: PendingChanges
+    let logger: Logger
+
+    func run() async throws {
+        let start = try? await NIOThreadPool.singleton.runIfActive { [queries] in
+            try queries.activeIncidentsByService(now: WallClock.millis()).lastSeq
+        }
+        changes.start(at: start ?? 0)
+        await withGracefulShutdownHandler {
+            await withDiscardingTaskGroup { tasks in
+                tasks.addTask { await publishIncidents() }
+                tasks.addTask { await publishStats() }
+            }
+        } onGracefulShutdown: {
+            changes.finish()
+            hub.finishAll()
+        }
+    }
+
+    private func publishIncidents() async {
+        for await _ in changes.wakes {
+            guard let change = changes.take() else { continue }
+            do {
+                let changed = try await NIOThreadPool.singleton.runIfActive { [queries] in
+                    try queries.changedIncidents(
+                        after: change.after,
+                        through: change.through,
+                        since: change.timestamps.lowerBound,
+                        until: change.timestamps.upperBound + 1
+                    )
+                }
+                for incident in changed { hub.publish(event: "incident", data: incident.json) }
+            } catch {
+                logger.warning("stream: cannot read changed incidents", metadata: ["error": "\(error)"])
+            }
+            // Coalesce bursts of commits: at most ten incident queries a second.
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+    }
+
+    private func publishStats() async {
+        var published = changes.lastSeq
+        var ticks = 0
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            try? await Task.sleep(for: .seconds(2))
+            ticks += 1
+            if ticks % 8 == 0 { hub.keepAlive() }
+            let last = changes.lastSeq
+            guard last != published else { continue }
+            published = last
+            do {
+                let stats = try await NIOThreadPool.singleton.runIfActive { [queries] in
+                    try queries.lastDayStats(now: WallClock.millis())
+                }
+                hub.publish(event: "stats", data: stats)
+            } catch {
+                logger.warning("stream: cannot read the figures", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+}
+
+/// Wall-clock epoch milliseconds.
+enum WallClock {
+    static func millis() -> Int64 { Int64((Date().timeIntervalSince1970 * 1_000).rounded(.down)) }
+}
