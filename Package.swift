@@ -22,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        // The HTTP tests read schema/openapi.yaml.
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // The event model: fields, vocabulary, roles, decoding and encoding of wire lines. No I/O.
@@ -169,7 +171,10 @@ let package = Package(
         // The HTTP API over real HTTP against a real `selfheal serve --http` process.
         .testTarget(
             name: "SelfHealHTTPTests",
-            dependencies: ["SelfHealEvents", "SelfHealHTTP", "SelfHealing", "selfheal"]
+            dependencies: [
+                "SelfHealEvents", "SelfHealHTTP", "SelfHealing", "selfheal",
+                .product(name: "Yams", package: "Yams"),
+            ]
         ),
         .testTarget(
             name: "SelfHealServerTests",

@@ -141,11 +141,16 @@ struct APIResponder: HTTPResponder {
         }
         await permits.acquire()
         defer { permits.release() }
-        let buffer: ByteBuffer
+        var buffer = ByteBuffer()
         do {
-            buffer = try await request.body.collect(upTo: limit)
-        } catch let error as HTTPError where error.status == .contentTooLarge {
-            throw APIError(.contentTooLarge, "the body is larger than \(limit) bytes; send it in parts")
+            for try await part in request.body {
+                guard buffer.readableBytes + part.readableBytes <= limit else {
+                    throw APIError(.contentTooLarge, "the body is larger than \(limit) bytes; send it in parts")
+                }
+                buffer.writeImmutableBuffer(part)
+            }
+        } catch let error as APIError {
+            throw error
         } catch {
             throw APIError(.badRequest, "the body was cut short: nothing of it is stored")
         }

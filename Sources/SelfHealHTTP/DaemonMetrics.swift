@@ -29,6 +29,8 @@ public final class DaemonMetrics: Sendable {
     let eventsPerCommit: CoreMetrics.Recorder
     let queueDepth: CoreMetrics.Recorder
     let lastSeq: CoreMetrics.Recorder
+    let ingestBodies: CoreMetrics.Recorder
+    let ingestWaiting: CoreMetrics.Recorder
     private let byTransport: [Transport: TransportMetrics]
     private let requests = Mutex<[RequestKey: CoreMetrics.Counter]>([:])
     private let requestDurations = Mutex<[String: CoreMetrics.Timer]>([:])
@@ -68,6 +70,12 @@ public final class DaemonMetrics: Sendable {
         eventsPerCommit = CoreMetrics.Recorder(label: "selfheal_events_per_commit", factory: factory)
         queueDepth = CoreMetrics.Recorder(label: "selfheal_writer_queue_events", aggregate: false, factory: factory)
         lastSeq = CoreMetrics.Recorder(label: "selfheal_last_seq", aggregate: false, factory: factory)
+        ingestBodies = CoreMetrics.Recorder(label: "selfheal_http_ingest_bodies", aggregate: false, factory: factory)
+        ingestWaiting = CoreMetrics.Recorder(
+            label: "selfheal_http_ingest_waiting_requests",
+            aggregate: false,
+            factory: factory
+        )
         var byTransport: [Transport: TransportMetrics] = [:]
         for transport in Transport.allCases {
             let label = [("transport", transport.rawValue)]
@@ -99,6 +107,8 @@ public final class DaemonMetrics: Sendable {
         ).record(1)
         lastSeq.record(0)
         queueDepth.record(0)
+        ingestBodies.record(0)
+        ingestWaiting.record(0)
     }
 
     /// The counters and the connection gauge of one transport.

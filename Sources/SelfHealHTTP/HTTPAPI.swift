@@ -61,7 +61,10 @@ public final class HTTPAPI: CommitObserver {
             metrics: metrics,
             health: health,
             hub: hub,
-            permits: BodyPermits(configuration.maximumBodiesInFlight),
+            permits: BodyPermits(configuration.maximumBodiesInFlight) { held, waiting in
+                metrics.ingestBodies.record(held)
+                metrics.ingestWaiting.record(waiting)
+            },
             queueDepth: queueDepth,
             logger: logger
         )

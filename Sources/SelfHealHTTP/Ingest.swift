@@ -122,20 +122,28 @@ public protocol CommitObserver: Sendable {
 }
 
 /// A bound on the bodies held at once: a request waits (its body unread) until one of the permits is free.
+/// `changed` hears how many are held and how many wait, for the metrics.
 final class BodyPermits: Sendable {
     private struct State {
         var available: Int
+        var held = 0
         var waiters: [CheckedContinuation<Void, Never>] = []
     }
 
     private let state: Mutex<State>
+    private let changed: @Sendable (_ held: Int, _ waiting: Int) -> Void
 
-    init(_ count: Int) { state = Mutex(State(available: count)) }
+    init(_ count: Int, changed: @escaping @Sendable (_ held: Int, _ waiting: Int) -> Void) {
+        state = Mutex(State(available: count))
+        self.changed = changed
+    }
 
     func acquire() async {
         let granted = state.withLock { state in
             guard state.available > 0 else { return false }
             state.available -= 1
+            state.held += 1
+            changed(state.held, state.waiters.count)
             return true
         }
         if granted { return }
@@ -143,9 +151,12 @@ final class BodyPermits: Sendable {
             let now = state.withLock { state in
                 if state.available > 0 {
                     state.available -= 1
+                    state.held += 1
+                    changed(state.held, state.waiters.count)
                     return true
                 }
                 state.waiters.append(continuation)
+                changed(state.held, state.waiters.count)
                 return false
             }
             if now { continuation.resume() }
@@ -153,12 +164,18 @@ final class BodyPermits: Sendable {
     }
 
     func release() {
+        // The gauges are set under the lock (two atomic stores), so they never show an older count.
         let next: CheckedContinuation<Void, Never>? = state.withLock { state in
-            if state.waiters.isEmpty {
+            guard !state.waiters.isEmpty else {
                 state.available += 1
+                state.held -= 1
+                changed(state.held, 0)
                 return nil
             }
-            return state.waiters.removeFirst()
+            // The permit passes to the next waiter: as many held as before.
+            let next = state.waiters.removeFirst()
+            changed(state.held, state.waiters.count)
+            return next
         }
         next?.resume()
     }

@@ -10,6 +10,9 @@ public struct APIRoute: Sendable, Equatable {
     /// What the route does.
     var endpoint: Endpoint
 
+    /// The method's name: `GET`, `POST`.
+    public var methodName: String { method.rawValue }
+
     enum Endpoint: Sendable, Equatable {
         case health, metrics, events, incidents, incident, stats, rejects, stream, ingest
     }
