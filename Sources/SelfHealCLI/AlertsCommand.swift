@@ -28,9 +28,9 @@ struct AlertsCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let (since, until) = try range.range()
-            let store = try location.openStoreForFigures()
-            let incidents = try ReportInput.incidents(store, since: since, until: until)
+            let (since, until, asOf) = try range.range()
+            let store = try location.openStore()
+            let incidents = try ReportInput.incidents(store, since: since, until: until, asOf: asOf)
             let run = AlertRun(
                 templates: try mail.loadTemplates(),
                 mail: mail.settings,
@@ -41,7 +41,7 @@ struct AlertsCommand: AsyncParsableCommand {
             var ledger = try AlertLedger(
                 path: (location.dataDirectory as NSString).appendingPathComponent("alerts-sent.tsv")
             )
-            let outputs = try run.run(incidents: incidents, ledger: &ledger, now: currentMillis())
+            let outputs = try run.run(incidents: incidents, ledger: &ledger, now: asOf)
             for output in outputs { print(output.path) }
             if outputs.isEmpty { printError("no new alerts in this range") }
         }

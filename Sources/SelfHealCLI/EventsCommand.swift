@@ -25,7 +25,7 @@ struct EventsCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let (since, until) = try range.range()
+            let (since, until, _) = try range.range()
             let store = try location.openStore()
             let filter = EventFilter(since: since, until: until, service: service, kind: kind)
             var output = OutputStream()
@@ -72,7 +72,7 @@ struct RejectsCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let (since, until) = try range.range()
+            let (since, until, _) = try range.range()
             let store = try location.openStore()
             var output = OutputStream()
             switch format {

@@ -24,18 +24,20 @@ struct IncidentsCommand: AsyncParsableCommand {
     @OptionGroup var location: LocationOptions
     @OptionGroup var range: RangeOptions
     @Option(help: "Only this service.") var service: String?
-    @Option(help: "Only incidents in this state: open, resolved or failed.") var state: IncidentState?
+    @Option(help: "Only incidents in this state (as of --as-of): open, resolved, failed or expired.")
+    var state: IncidentState?
     @Option(help: "Only incidents that reached this level: info, warning, critical or failure.")
     var minLevel: EventLevel?
     @Option(help: "table (default), json (an array) or ndjson (one object per line).") var format: OutputFormat = .table
 
     func run() async throws {
         try await reportingErrors {
-            let (since, until) = try range.range()
-            let store = try location.openStoreForFigures()
+            let (since, until, asOf) = try range.range()
+            let store = try location.openStore()
             let filter = IncidentFilter(
                 since: since,
                 until: until,
+                asOf: asOf,
                 service: service,
                 state: state,
                 minimumLevel: minLevel
@@ -88,39 +90,6 @@ extension EventLevel: ExpressibleByArgument {
     public static var allValueStrings: [String] { allCases.map(\.name) }
 }
 
-extension Incident {
-    /// The incident as the command line shows it in json (SPEC section 7).
-    var json: String {
-        var json = JSONText()
-        json.number("id", id)
-        json.string("service", service)
-        json.string("component", component)
-        if let incident { json.string("incident", incident) } else { json.null("incident") }
-        json.string("title", title)
-        json.string("state", state.rawValue)
-        json.string("peak_level", peakLevel.name)
-        json.string("opened_at", Timestamp.formatRFC3339(openedAt))
-        json.time("resolved_at", resolvedAt)
-        json.time("failed_at", failedAt)
-        json.integer("recovery_ms", recoveryMs)
-        json.raw("actions", JSONText.array(actions.map(JSONText.quoted)))
-        json.number("event_count", eventCount)
-        return json.finish()
-    }
-}
-
-extension JSONText {
-    /// `"key":"2025-11-25T09:40:20.200Z"`, or `"key":null`.
-    mutating func time(_ key: String, _ millis: Int64?) {
-        if let millis { string(key, Timestamp.formatRFC3339(millis)) } else { null(key) }
-    }
-
-    /// `"key":n`, or `"key":null`.
-    mutating func integer(_ key: String, _ value: Int64?) {
-        if let value { number(key, value) } else { null(key) }
-    }
-}
-
 /// A duration for people: `800 ms`, `4.2 s`, `3 min`, `2.5 h`, `3.1 d`.
 func readableDuration(_ milliseconds: Int64) -> String {
     func scaled(_ value: Double, _ unit: String) -> String {
@@ -134,22 +103,4 @@ func readableDuration(_ milliseconds: Int64) -> String {
     if ms < 3_597_000 { return scaled(ms / 60_000, "min") }
     if ms < 172_800_000 { return scaled(ms / 3_600_000, "h") }
     return scaled(ms / 86_400_000, "d")
-}
-
-extension LocationOptions {
-    /// Opens the store for incidents and figures. When the projections are behind the log (events appended
-    /// by a writer without them), they are brought up to date first, unless a daemon holds the directory: then
-    /// its next commit does, and a warning says so.
-    func openStoreForFigures() throws(CLIError) -> EventStore {
-        let store = try openStore()
-        let progress: (applied: Int64, logEnd: Int64)
-        do { progress = try store.projectionProgress() } catch { throw CLIError(error.message) }
-        guard progress.applied < progress.logEnd else { return store }
-        if DataDirectoryLock.isHeld(dataDirectory: dataDirectory) {
-            let behind = progress.logEnd - progress.applied
-            printError("warning: the projections are \(behind) events behind the log until the daemon's next commit")
-            return store
-        }
-        return try openStore(projections: Projections.all)
-    }
 }

@@ -26,15 +26,46 @@ struct LocationOptions: ParsableArguments {
     /// `DIR/events.db`.
     var databasePath: String { (dataDirectory as NSString).appendingPathComponent("events.db") }
 
-    /// Opens the store for queries; a missing store is an error that says how to make one.
-    func openStore(projections: [any Projection] = []) throws(CLIError) -> EventStore {
+    /// Opens the store read-only for queries; a missing store is an error that says how to make one.
+    ///
+    /// A store whose projections are behind its log (written by an older selfheal, or by a writer without
+    /// projections) is brought up to date first when no daemon serves the directory; while one does, its next
+    /// commit will, and a warning says so.
+    func openStore() throws(CLIError) -> EventStore {
         guard FileManager.default.fileExists(atPath: databasePath) else {
             throw CLIError("no event store at \(databasePath): start the daemon with 'selfheal serve' first")
         }
+        let readOnly = StoreConfiguration(path: databasePath, readOnly: true)
         do {
-            return try EventStore(StoreConfiguration(path: databasePath), projections: projections)
-        } catch {
+            let current = try? EventStore(readOnly)
+            if let current, let progress = try? current.projectionProgress(), progress.applied >= progress.logEnd {
+                return current
+            }
+            if DataDirectoryLock.isHeld(dataDirectory: dataDirectory) {
+                guard let current else {
+                    throw CLIError(
+                        "the store at \(databasePath) needs an update that its running daemon does not make: "
+                            + "stop it and start this version's 'selfheal serve'"
+                    )
+                }
+                let behind = try current.projectionProgress()
+                printError(
+                    "warning: the projections are \(behind.logEnd - behind.applied) events behind the log until "
+                        + "the daemon's next commit"
+                )
+                return current
+            }
+            // Held while updating, so that no daemon starts on the directory meanwhile.
+            let lock = try DataDirectoryLock(dataDirectory: dataDirectory)
+            _ = try EventStore(StoreConfiguration(path: databasePath))
+            withExtendedLifetime(lock) {}
+            return try EventStore(readOnly)
+        } catch let error as CLIError {
+            throw error
+        } catch let error as StoreError {
             throw CLIError(error.message)
+        } catch {
+            throw CLIError("\(error)")
         }
     }
 }
@@ -48,12 +79,18 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
 struct RangeOptions: ParsableArguments {
     @Option(
         parsing: .unconditional,
-        help: "Start of the range, inclusive: RFC 3339, YYYY-MM-DD, now, or -30m/-2h/-7d (default -24h)."
+        help: "Start of the range, inclusive: RFC 3339, YYYY-MM-DD, now, or -30m/-2h/-7d."
     )
     var since: String = "-24h"
 
-    @Option(parsing: .unconditional, help: "End of the range, exclusive (default now).")
+    @Option(parsing: .unconditional, help: "End of the range, exclusive.")
     var until: String = "now"
+
+    @Option(
+        parsing: .unconditional,
+        help: "The read's clock for quiet incidents: an incident silent for the quiet period by then shows ended."
+    )
+    var asOf: String = "now"
 
     @Option(help: "Time zone for dates and the table's times, e.g. Europe/Paris (default the system zone).")
     var tz: String?
@@ -63,13 +100,13 @@ struct RangeOptions: ParsableArguments {
         try SelfHealCLI.zone(tz)
     }
 
-    /// `[since, until)` in epoch milliseconds.
-    func range(now: Int64 = currentMillis()) throws(CLIError) -> (since: Int64, until: Int64) {
+    /// `[since, until)` and `--as-of` in epoch milliseconds.
+    func range(now: Int64 = currentMillis()) throws(CLIError) -> (since: Int64, until: Int64, asOf: Int64) {
         let parser = TimeExpression(zone: try zone(), now: now)
-        let since = try parser.parse(self.since)
-        let until = try parser.parse(self.until)
+        let since = try parser.parse(self.since, option: "--since")
+        let until = try parser.parse(self.until, option: "--until")
         guard since <= until else { throw CLIError("--since is after --until") }
-        return (since, until)
+        return (since, until, try parser.parse(asOf, option: "--as-of"))
     }
 }
 

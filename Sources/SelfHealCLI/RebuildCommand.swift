@@ -21,6 +21,13 @@ struct RebuildCommand: AsyncParsableCommand {
 
     @OptionGroup var location: LocationOptions
 
+    @Option(help: "A new quiet period for the store (30m, 4h, 2d; 1m to 30d), applied by the replay.")
+    var quietPeriod: String?
+
+    func validate() throws {
+        if let quietPeriod { _ = try parseQuietPeriod(quietPeriod) }
+    }
+
     func run() async throws {
         try await reportingErrors {
             if DataDirectoryLock.isHeld(dataDirectory: location.dataDirectory) {
@@ -29,7 +36,9 @@ struct RebuildCommand: AsyncParsableCommand {
                         + "('selfheal verify' runs beside it)"
                 )
             }
-            let store = try location.openStore()
+            guard FileManager.default.fileExists(atPath: location.databasePath) else {
+                throw CLIError("no event store at \(location.databasePath): nothing to rebuild")
+            }
             // Held while replaying, so that no daemon starts on the directory meanwhile.
             let lock: DataDirectoryLock
             do {
@@ -37,7 +46,8 @@ struct RebuildCommand: AsyncParsableCommand {
             } catch {
                 throw CLIError("a daemon started on \(location.dataDirectory): stop it before 'selfheal rebuild'")
             }
-            let result = try store.rebuild(projections: Projections.all)
+            let store = try EventStore(StoreConfiguration(path: location.databasePath))
+            let result = try store.rebuild(quietPeriod: try quietPeriod.map(parseQuietPeriod))
             withExtendedLifetime(lock) {}
             let rate = Int64(result.eventsPerSecond.rounded())
             print(

@@ -84,14 +84,19 @@ func writeReport(
     location: LocationOptions,
     mail: MailOptions,
     tz: String?,
+    asOf: String?,
     make: (ReportInput) -> Report,
     period: (TimeZone, Int64) throws -> ReportPeriod
 ) async throws {
     try await reportingErrors {
+        let zone = try zone(tz)
         let now = currentMillis()
-        let period = try period(try zone(tz), now)
-        let store = try location.openStoreForFigures()
-        let input = try ReportInput.load(from: store, period: period, generatedAt: now)
+        let generatedAt = try asOf.map { text throws(CLIError) in
+            try TimeExpression(zone: zone, now: now).parse(text, option: "--as-of")
+        } ?? now
+        let period = try period(zone, generatedAt)
+        let store = try location.openStore()
+        let input = try ReportInput.load(from: store, period: period, generatedAt: generatedAt)
         try deliver(make(input), mail: mail, location: location)
     }
 }
@@ -111,10 +116,12 @@ struct DailyReportCommand: AsyncParsableCommand {
     @OptionGroup var location: LocationOptions
     @Option(help: "The day: YYYY-MM-DD, today or yesterday (default yesterday).") var date: String = "yesterday"
     @Option(help: "Time zone of the day, e.g. Europe/Paris (default the system zone).") var tz: String?
+    @Option(parsing: .unconditional, help: "Compute the report as of this time (default now): see 'selfheal help stats'.")
+    var asOf: String?
     @OptionGroup var mail: MailOptions
 
     func run() async throws {
-        try await writeReport(location: location, mail: mail, tz: tz, make: Report.daily) { zone, now in
+        try await writeReport(location: location, mail: mail, tz: tz, asOf: asOf, make: Report.daily) { zone, now in
             switch date {
             case "today": return .day(containing: now, zone: zone)
             case "yesterday": return ReportPeriod.day(containing: now, zone: zone).previous
@@ -146,10 +153,12 @@ struct WeeklyReportCommand: AsyncParsableCommand {
     @OptionGroup var location: LocationOptions
     @Option(help: "The week: YYYY-Www, this or last (default last).") var week: String = "last"
     @Option(help: "Time zone of the week, e.g. Europe/Paris (default the system zone).") var tz: String?
+    @Option(parsing: .unconditional, help: "Compute the report as of this time (default now): see 'selfheal help stats'.")
+    var asOf: String?
     @OptionGroup var mail: MailOptions
 
     func run() async throws {
-        try await writeReport(location: location, mail: mail, tz: tz, make: Report.weekly) { zone, now in
+        try await writeReport(location: location, mail: mail, tz: tz, asOf: asOf, make: Report.weekly) { zone, now in
             switch week {
             case "this": return .week(containing: now, zone: zone)
             case "last": return ReportPeriod.week(containing: now, zone: zone).previous

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import SelfHealEvents
 import SelfHealHTTP
 import SelfHealServer
 import SelfHealStore
@@ -30,13 +31,13 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup var location: LocationOptions
 
-    @Option(help: "The socket file's mode, in octal (default 0660).")
+    @Option(help: "The socket file's mode, in octal.")
     var socketMode: String = "0660"
 
-    @Option(help: "full: one fsync per commit, survives a machine crash (default); normal: survives a daemon crash.")
+    @Option(help: "full: one fsync per commit, survives a machine crash; normal: survives a daemon crash.")
     var durability: Durability = .full
 
-    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (default info).")
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
     @Option(help: "Serve the HTTP API on ADDR:PORT, e.g. 127.0.0.1:8470 (default off).")
@@ -45,11 +46,21 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "The tokens of the HTTP API, one a line; needed for HTTP ingest and non-loopback addresses.")
     var httpTokenFile: String?
 
+    @Option(
+        help: """
+            How long an incident may hear nothing before it ends as expired: 30m, 4h, 2d (1m to 30d). Set when \
+            the store is created (default 4h); on an existing store another value is an error ('selfheal rebuild \
+            --quiet-period' changes it).
+            """
+    )
+    var quietPeriod: String?
+
     func validate() throws {
         guard let mode = UInt16(socketMode, radix: 8), mode <= 0o777 else {
             throw ValidationError("--socket-mode must be an octal mode such as 0660, not \"\(socketMode)\"")
         }
         _ = mode
+        if let quietPeriod { _ = try parseQuietPeriod(quietPeriod) }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
         }
@@ -79,16 +90,23 @@ struct ServeCommand: AsyncParsableCommand {
                 socketPath: location.socketPath,
                 socketMode: UInt16(socketMode, radix: 8) ?? 0o660,
                 durability: durability,
+                quietPeriod: try quietPeriod.map(parseQuietPeriod),
                 http: try httpConfiguration()
             )
-            try await Daemon.run(configuration, projections: Projections.all, logger: logger)
+            try await Daemon.run(configuration, logger: logger)
         }
     }
 }
 
 extension Durability: ExpressibleByArgument {}
 
-/// The projections every writer of the log keeps up to date.
-enum Projections {
-    static var all: [any Projection] { [IncidentProjection()] }
+/// A `--quiet-period` value in milliseconds: `4h`, `30m`, `2d`, `1h30m`, within SPEC section 5's bounds.
+func parseQuietPeriod(_ text: String) throws(ValidationError) -> Int64 {
+    guard let milliseconds = Timestamp.parseDuration(text) else {
+        throw ValidationError("--quiet-period must be a duration such as 30m, 4h or 2d, not \"\(text)\"")
+    }
+    guard QuietPeriod.allowed.contains(milliseconds) else {
+        throw ValidationError("--quiet-period must be between 1m and 30d, not \(text)")
+    }
+    return milliseconds
 }

@@ -30,9 +30,9 @@ struct StatsCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let (since, until) = try range.range()
-            let store = try location.openStoreForFigures()
-            let stats = try store.stats(since: since, until: until, service: service)
+            let (since, until, asOf) = try range.range()
+            let store = try location.openStore()
+            let stats = try store.stats(since: since, until: until, service: service, asOf: asOf)
             switch format {
             case .json, .ndjson:
                 print(stats.json)
@@ -44,32 +44,6 @@ struct StatsCommand: AsyncParsableCommand {
 }
 
 extension Stats {
-    /// The figures as the command line shows them in json (SPEC section 7).
-    var json: String {
-        var json = JSONText()
-        json.string("since", Timestamp.formatRFC3339(since))
-        json.string("until", Timestamp.formatRFC3339(until))
-        json.number("events", events)
-        json.number("actions", actions)
-        var byKind = JSONText()
-        for kind in preventedByKind.keys.sorted() { byKind.number(kind, preventedByKind[kind] ?? 0) }
-        var preventedJSON = JSONText()
-        preventedJSON.number("total", prevented)
-        preventedJSON.raw("by_kind", byKind.finish())
-        json.raw("prevented", preventedJSON.finish())
-        var incidentsJSON = JSONText()
-        incidentsJSON.number("total", incidents)
-        incidentsJSON.number("resolved", resolved)
-        incidentsJSON.number("failed", failed)
-        incidentsJSON.number("open", open)
-        json.raw("incidents", incidentsJSON.finish())
-        json.number("success_rate", successRate)
-        json.integer("mttr_ms", mttrMs)
-        json.integer("p50_recovery_ms", recoveryPercentile(50))
-        json.integer("p95_recovery_ms", recoveryPercentile(95))
-        return json.finish()
-    }
-
     /// The figures as lines for people.
     func table(time: LocalTime, service: String?) -> [String] {
         let kinds = preventedByKind.keys.sorted().map { "\($0) \(preventedByKind[$0] ?? 0)" }.joined(separator: ", ")
@@ -79,7 +53,7 @@ extension Stats {
             "events         \(events)",
             "actions        \(actions) (prevented \(prevented) + incidents \(incidents))",
             "prevented      \(prevented): \(kinds)",
-            "incidents      \(incidents): resolved \(resolved), failed \(failed), open \(open)",
+            "incidents      \(incidents): resolved \(resolved), failed \(failed), open \(open), expired \(expired)",
         ]
         if let successRate {
             lines.append("success rate   \(String(format: "%.1f", successRate * 100)) %")

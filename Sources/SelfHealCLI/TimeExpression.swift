@@ -6,6 +6,11 @@ extension TimeExpression {
     func parse(_ text: String) throws(CLIError) -> Int64 {
         do { return try millis(text) } catch { throw CLIError(error.message) }
     }
+
+    /// Like ``parse(_:)``, with the option's name in front of the error: `--since: invalid time "x": ...`.
+    func parse(_ text: String, option: String) throws(CLIError) -> Int64 {
+        do { return try millis(text) } catch { throw CLIError("\(option): \(error.message)") }
+    }
 }
 
 /// A command-line failure: one line on stderr, exit status 1.

@@ -38,6 +38,16 @@ public struct JSONText: Sendable {
         if let value, value.isFinite { text += String(value) } else { text += "null" }
     }
 
+    /// `"key":"2025-11-25T09:40:20.200Z"` (RFC 3339 UTC with milliseconds), or `"key":null`.
+    public mutating func time(_ key: String, _ millis: Int64?) {
+        if let millis { string(key, Timestamp.formatRFC3339(millis)) } else { null(key) }
+    }
+
+    /// `"key":n`, or `"key":null`.
+    public mutating func integer(_ key: String, _ value: Int64?) {
+        if let value { number(key, value) } else { null(key) }
+    }
+
     /// Appends `"key":null`.
     public mutating func null(_ key: String) {
         separator(key)

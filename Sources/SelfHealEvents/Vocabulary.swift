@@ -109,8 +109,29 @@ public struct EventKind: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    /// Whether the kind is a custom `x.<name>[.<name>...]` kind.
-    public var isCustom: Bool { name.hasPrefix("x.") }
+    /// How an incident opened by this kind is titled, before its component: "Retries on" + " openai". Custom
+    /// kinds and kinds that never open an incident use their name: "x.deploy on api".
+    public var incidentTitlePrefix: String {
+        switch name {
+        case "error.detected": "Errors on"
+        case "pool.warning": "Connection pool warning on"
+        case "pool.critical": "Connection pool critical on"
+        case "health.degraded": "Health degraded on"
+        case "health.unhealthy": "Health check failing on"
+        case "response.invalid": "Invalid responses from"
+        case "timeout.fired": "Timeouts on"
+        case "retry.attempt": "Retries on"
+        case "breaker.opened": "Circuit breaker opened on"
+        case "breaker.half_opened": "Circuit breaker probing"
+        case "breaker.rejected": "Calls refused by the circuit breaker of"
+        case "bulkhead.rejected": "Calls shed by the bulkhead of"
+        case "fallback.served": "Fallback served for"
+        case "degradation.activated": "Degraded mode on"
+        case "retry.exhausted": "Retries exhausted on"
+        case "intervention.required": "Intervention required on"
+        default: "\(name) on"
+        }
+    }
 
     /// `x.` followed by one or more dot-separated non-empty parts of `a-z 0-9 _`.
     static func isCustomName(_ name: String) -> Bool {

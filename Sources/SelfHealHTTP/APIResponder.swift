@@ -105,9 +105,11 @@ struct APIResponder: HTTPResponder {
     }
 
     private func metricsText() async throws -> Response {
-        let active = try await offLoop { try queries.activeIncidentsByService(now: WallClock.millis()) }
-        metrics.setActiveIncidents(active.byService)
-        metrics.lastSeq.record(active.lastSeq)
+        let (active, lastSeq) = try await offLoop { [queries] in
+            (try queries.activeIncidents(now: WallClock.millis()), try queries.lastSeq())
+        }
+        metrics.setActiveIncidents(Dictionary(active.map { ($0.service, 1) }, uniquingKeysWith: +))
+        metrics.lastSeq.record(lastSeq)
         metrics.queueDepth.record(queueDepth())
         var bytes: [UInt8] = []
         metrics.registry.emit(into: &bytes)

@@ -94,8 +94,8 @@ public struct CommitReport: Sendable {
     public var counts: [Transport: (accepted: Int, duplicates: Int, rejected: Int)]
     /// The log's last seq after the commit.
     public var lastSeq: Int64
-    /// The smallest and largest ts of the events stored, when any was.
-    public var storedTimestamps: ClosedRange<Int64>?
+    /// The ids of the incidents the commit opened, changed or ended.
+    public var changedIncidents: [Int64]
 
     /// Creates a report.
     public init(
@@ -103,13 +103,13 @@ public struct CommitReport: Sendable {
         events: Int,
         counts: [Transport: (accepted: Int, duplicates: Int, rejected: Int)],
         lastSeq: Int64,
-        storedTimestamps: ClosedRange<Int64>?
+        changedIncidents: [Int64]
     ) {
         self.duration = duration
         self.events = events
         self.counts = counts
         self.lastSeq = lastSeq
-        self.storedTimestamps = storedTimestamps
+        self.changedIncidents = changedIncidents
     }
 }
 

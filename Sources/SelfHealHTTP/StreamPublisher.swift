@@ -4,17 +4,18 @@ import NIOPosix
 import ServiceLifecycle
 import Synchronization
 
-/// What commits changed since the stream last looked: the seq range and the ts range of the stored events.
+/// What commits changed since the stream last looked: the incidents they opened, changed or ended, and the
+/// log's last seq.
 final class PendingChanges: Sendable {
     private struct State {
-        var publishedSeq: Int64?
+        var incidents: [Int64] = []
+        var pending: Set<Int64> = []
         var lastSeq: Int64 = 0
-        var timestamps: ClosedRange<Int64>?
     }
 
     private let state = Mutex(State())
     private let wake: AsyncStream<Void>.Continuation
-    /// Signalled after each commit that stored something (at most one wake-up waits).
+    /// Signalled after each commit that changed an incident (at most one wake-up waits).
     let wakes: AsyncStream<Void>
 
     init() {
@@ -22,33 +23,27 @@ final class PendingChanges: Sendable {
     }
 
     func note(_ report: CommitReport) {
-        guard let stored = report.storedTimestamps else { return }
-        state.withLock { state in
+        let changed = state.withLock { state in
             state.lastSeq = max(state.lastSeq, report.lastSeq)
-            state.timestamps =
-                state.timestamps.map {
-                    min($0.lowerBound, stored.lowerBound)...max($0.upperBound, stored.upperBound)
-                } ?? stored
+            for id in report.changedIncidents where state.pending.insert(id).inserted { state.incidents.append(id) }
+            return !report.changedIncidents.isEmpty
         }
-        wake.yield()
+        if changed { wake.yield() }
     }
 
-    /// Takes what changed: events with seq in `(after, through]`, ts in `timestamps`.
-    func take() -> (after: Int64, through: Int64, timestamps: ClosedRange<Int64>)? {
+    /// Takes the ids of the incidents changed since the last call, in the order they first changed.
+    func take() -> [Int64] {
         state.withLock { state in
-            guard let timestamps = state.timestamps, let after = state.publishedSeq else { return nil }
-            state.timestamps = nil
-            state.publishedSeq = state.lastSeq
-            return (after, state.lastSeq, timestamps)
+            let ids = state.incidents
+            state.incidents = []
+            state.pending = []
+            return ids
         }
     }
 
-    /// The seq the stream starts from (the log's end when the daemon starts).
+    /// The log's end when the daemon starts.
     func start(at seq: Int64) {
-        state.withLock { state in
-            if state.publishedSeq == nil { state.publishedSeq = seq }
-            state.lastSeq = max(state.lastSeq, seq)
-        }
+        state.withLock { $0.lastSeq = max($0.lastSeq, seq) }
     }
 
     /// The last seq committed.
@@ -67,9 +62,7 @@ struct StreamPublisher: Service {
     let logger: Logger
 
     func run() async throws {
-        let start = try? await NIOThreadPool.singleton.runIfActive { [queries] in
-            try queries.activeIncidentsByService(now: WallClock.millis()).lastSeq
-        }
+        let start = try? await NIOThreadPool.singleton.runIfActive { [queries] in try queries.lastSeq() }
         changes.start(at: start ?? 0)
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { tasks in
@@ -84,17 +77,13 @@ struct StreamPublisher: Service {
 
     private func publishIncidents() async {
         for await _ in changes.wakes {
-            guard let change = changes.take() else { continue }
+            let ids = changes.take()
+            guard !ids.isEmpty else { continue }
             do {
                 let changed = try await NIOThreadPool.singleton.runIfActive { [queries] in
-                    try queries.changedIncidents(
-                        after: change.after,
-                        through: change.through,
-                        since: change.timestamps.lowerBound,
-                        until: change.timestamps.upperBound + 1
-                    )
+                    try queries.incidents(ids: ids, now: WallClock.millis())
                 }
-                for incident in changed { hub.publish(event: "incident", data: incident.json) }
+                for incident in changed { hub.publish(event: "incident", data: incident) }
             } catch {
                 logger.warning("stream: cannot read changed incidents", metadata: ["error": "\(error)"])
             }

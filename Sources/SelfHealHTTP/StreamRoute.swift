@@ -17,7 +17,7 @@ extension APIResponder {
             let snapshot = try await offLoop { [queries] in
                 (try queries.activeIncidents(now: now), try queries.lastDayStats(now: now))
             }
-            first += snapshot.0.map { "event: incident\ndata: \($0)\n\n" }
+            first += snapshot.0.map { "event: incident\ndata: \($0.json)\n\n" }
             first.append("event: stats\ndata: \(snapshot.1)\n\n")
         }
         let opening = first

@@ -12,6 +12,8 @@ public enum AlertStatus: String, Sendable, CaseIterable {
     case failed
     /// It failed, and later recovered.
     case recovered
+    /// It reached critical or failure, then went quiet without a recovery signal: outcome unknown.
+    case expired
 
     /// The subject's tag.
     public var tag: String {
@@ -20,6 +22,7 @@ public enum AlertStatus: String, Sendable, CaseIterable {
         case .resolved: "[AUTO-RESOLVED]"
         case .failed: "[FAILURE]"
         case .recovered: "[RECOVERED]"
+        case .expired: "[WENT QUIET]"
         }
     }
 
@@ -30,6 +33,7 @@ public enum AlertStatus: String, Sendable, CaseIterable {
         case .resolved: "RESOLVED"
         case .failed: "FAILED"
         case .recovered: "RECOVERED AFTER FAILURE"
+        case .expired: "WENT QUIET"
         }
     }
 
@@ -40,6 +44,7 @@ public enum AlertStatus: String, Sendable, CaseIterable {
         case .resolved: "System Self-Healed"
         case .failed: "Manual Intervention Required"
         case .recovered: "Recovered After Failure"
+        case .expired: "No Recovery Signal"
         }
     }
 
@@ -51,6 +56,7 @@ public enum AlertStatus: String, Sendable, CaseIterable {
         case .open: return .open
         case .resolved: return .resolved
         case .failed: return incident.resolvedAt == nil ? .failed : .recovered
+        case .expired: return .expired
         }
     }
 }
@@ -120,12 +126,18 @@ public enum AlertMail {
         case .recovered:
             colour = ReportPalette.autoRecovered.hex
             outcome = "It failed, then recovered after \(ReportFormat.duration(incident.recoveryMs ?? 0)) in all."
+        case .expired:
+            colour = ReportPalette.expired.hex
+            outcome =
+                "Went quiet without a recovery signal: nothing was heard after "
+                + "\(ReportFormat.dateTime(incident.lastEventAt, zone: zone)), so its outcome is unknown."
         }
         let symbol: String =
             switch status {
             case .open: "⏳ OPEN"
             case .resolved, .recovered: "✅ \(status.label)"
             case .failed: "❌ FAILED"
+            case .expired: "… WENT QUIET"
             }
         return [
             "subject": subject(incident, status: status),

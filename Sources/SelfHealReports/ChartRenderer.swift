@@ -1,6 +1,7 @@
 import Foundation
 
-/// Draws a report's chart: actions per bucket as stacked bars (prevented, auto-recovered, failed, open), with a
+/// Draws a report's chart: actions per bucket as stacked bars (prevented, auto-recovered, failed, open,
+/// expired), with a
 /// y axis of round numbers and hour or day labels, at twice the displayed size for sharp phone screens.
 public enum ChartRenderer {
     /// The width the HTML shows the chart at, in CSS pixels.
@@ -56,6 +57,7 @@ public enum ChartRenderer {
             for (count, colour) in [
                 (bucket.prevented, ReportPalette.prevented), (bucket.autoRecovered, ReportPalette.autoRecovered),
                 (bucket.failed, ReportPalette.failed), (bucket.open, ReportPalette.open),
+                (bucket.expired, ReportPalette.expired),
             ] where count > 0 {
                 let height = max(2, Int((Double(count) / Double(top1) * Double(bottom - top)).rounded()))
                 raster.fill(x: x, y: y - height, width: barWidth, height: height, colour)

@@ -12,7 +12,7 @@ public struct Report: Sendable {
     public let verdictReason: String
     /// The most frequent issues by kind (at most 5).
     public let topIssues: [KindCount]
-    /// Every failed or still-open incident overlapping the period, oldest first.
+    /// Every failed, still-open or expired incident overlapping the period, oldest first.
     public let attention: [ReportIncident]
     /// Per kind, this week against last week (weekly reports; empty for daily ones).
     public let trends: [KindTrend]
@@ -120,6 +120,12 @@ public struct Report: Sendable {
                 "\(ReportFormat.count(figures.open)) \(figures.open == 1 ? "incident is" : "incidents are") still open."
             )
         }
+        if figures.expired > 0 {
+            sentences.append(
+                "\(ReportFormat.count(figures.expired)) \(figures.expired == 1 ? "incident" : "incidents") went quiet "
+                    + "without a recovery signal (outcome unknown)."
+            )
+        }
         let earlier = attention.filter { $0.openedAt < input.period.since }.count
         if earlier > 0 {
             sentences.append(
@@ -139,6 +145,14 @@ public struct Report: Sendable {
     public func age(of incident: ReportIncident) -> String {
         if let resolvedAt = incident.resolvedAt {
             return "recovered after \(ReportFormat.duration(resolvedAt - incident.openedAt))"
+        }
+        if incident.state == .expired {
+            let zone = input.period.zone
+            let last =
+                incident.lastEventAt < input.period.since
+                ? ReportFormat.dayTime(incident.lastEventAt, zone: zone)
+                : ReportFormat.time(incident.lastEventAt, zone: zone)
+            return "went quiet without a recovery signal (nothing heard after \(last))"
         }
         return "\(ReportFormat.duration(input.generatedAt - incident.openedAt)) unresolved"
     }

@@ -8,6 +8,7 @@ public enum ReportPalette {
     public static let autoRecovered = RGB(0x15, 0x65, 0xC0)
     public static let failed = RGB(0xC6, 0x28, 0x28)
     public static let open = RGB(0xEF, 0x6C, 0x00)
+    public static let expired = RGB(0x78, 0x90, 0x9C)
     public static let ink = RGB(0x1F, 0x29, 0x33)
     public static let muted = RGB(0x5F, 0x6B, 0x7A)
     public static let grid = RGB(0xE3, 0xE8, 0xEE)
@@ -27,6 +28,7 @@ public enum ReportPalette {
         case .open: open.hex
         case .resolved: autoRecovered.hex
         case .failed: failed.hex
+        case .expired: expired.hex
         }
     }
 }
@@ -73,6 +75,10 @@ enum ReportContext {
             ("Failures", ReportFormat.count(figures.failed), "self-healing gave up", ReportPalette.failed.hex),
             ("Still open", ReportFormat.count(figures.open), "not decided yet", ReportPalette.open.hex),
             (
+                "Went quiet", ReportFormat.count(figures.expired), "no recovery signal: outcome unknown",
+                ReportPalette.expired.hex
+            ),
+            (
                 "Success rate", ReportFormat.successRate(figures), "(prevented + recovered) of decided",
                 ReportPalette.ink.hex
             ),
@@ -84,7 +90,7 @@ enum ReportContext {
         context["figures"] = [
             "actions": ReportFormat.count(figures.actions), "prevented": ReportFormat.count(figures.prevented),
             "autoRecovered": ReportFormat.count(figures.resolved), "failed": ReportFormat.count(figures.failed),
-            "open": ReportFormat.count(figures.open),
+            "open": ReportFormat.count(figures.open), "expired": ReportFormat.count(figures.expired),
             "successRate": figures.successRate.map { ReportFormat.percent($0) } ?? "n/a",
             "successCounts": ReportFormat.successRate(figures),
             "mttr": ReportFormat.duration(figures.mttrMs),
@@ -121,6 +127,7 @@ enum ReportContext {
             ["label": "Auto-recovered", "colour": ReportPalette.autoRecovered.hex],
             ["label": "Failed", "colour": ReportPalette.failed.hex],
             ["label": "Open", "colour": ReportPalette.open.hex],
+            ["label": "Went quiet", "colour": ReportPalette.expired.hex],
         ]
         context["trends"] = report.trends.map { trend in
             [
@@ -181,7 +188,7 @@ enum ReportContext {
         let figures = report.figures
         return "Self-healing actions per \(unit): \(ReportFormat.count(figures.prevented)) prevented, "
             + "\(ReportFormat.count(figures.resolved)) auto-recovered, \(ReportFormat.count(figures.failed)) failed, "
-            + "\(ReportFormat.count(figures.open)) open"
+            + "\(ReportFormat.count(figures.open)) open, \(ReportFormat.count(figures.expired)) went quiet"
     }
 
     static func trendColour(_ trend: Trend) -> String {

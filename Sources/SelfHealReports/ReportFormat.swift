@@ -169,16 +169,17 @@ public enum ReportFormat {
     }
 
     /// How a kind's outcome reads: `all auto-recovered`, `all prevented`, `2 auto-recovered, 1 failed`,
-    /// `1 still open`.
+    /// `1 still open`, `1 went quiet`.
     static func healedPhrase(_ count: KindCount) -> String {
         let prevent = EventKind(name: count.kind)?.role == .prevent
         let verb = prevent ? "prevented" : "auto-recovered"
         if count.selfHealed == count.count { return count.count == 1 ? verb : "all \(verb)" }
-        let open = count.count - count.selfHealed - count.failed
+        let open = count.count - count.selfHealed - count.failed - count.expired
         var parts: [String] = []
         if count.selfHealed > 0 { parts.append("\(self.count(count.selfHealed)) \(verb)") }
         if count.failed > 0 { parts.append("\(self.count(count.failed)) failed") }
         if open > 0 { parts.append("\(self.count(open)) still open") }
+        if count.expired > 0 { parts.append("\(self.count(count.expired)) went quiet") }
         return parts.joined(separator: ", ")
     }
 }

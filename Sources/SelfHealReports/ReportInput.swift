@@ -13,16 +13,19 @@ extension Stats {
         resolved: Int64,
         failed: Int64,
         open: Int64,
+        expired: Int64 = 0,
         recoveryTimes: [Int64]
     ) {
         self.init(
             since: 0,
             until: 0,
+            asOf: 0,
             events: events,
             preventedByKind: preventedByKind,
             resolved: resolved,
             failed: failed,
             open: open,
+            expired: expired,
             recoveryTimes: recoveryTimes.sorted()
         )
     }
@@ -45,8 +48,10 @@ extension Incident {
         state: IncidentState,
         peakLevel: EventLevel,
         openedAt: Int64,
+        lastEventAt: Int64? = nil,
         resolvedAt: Int64? = nil,
         failedAt: Int64? = nil,
+        endedAt: Int64? = nil,
         actions: [String] = [],
         eventCount: Int64 = 1
     ) {
@@ -60,8 +65,10 @@ extension Incident {
             state: state,
             peakLevel: peakLevel,
             openedAt: openedAt,
+            lastEventAt: lastEventAt ?? resolvedAt ?? failedAt ?? openedAt,
             resolvedAt: resolvedAt,
             failedAt: failedAt,
+            endedAt: endedAt ?? resolvedAt,
             eventCount: eventCount,
             actions: actions,
             firstSeq: 0,
@@ -80,15 +87,25 @@ public struct KindCount: Sendable, Equatable {
     public var selfHealed: Int64
     /// Of those, failed incidents.
     public var failed: Int64
+    /// Of those, incidents that went quiet without a recovery signal.
+    public var expired: Int64
     /// On how many days of the period the kind occurred.
     public var daysSeen: Int
 
     /// Creates a count.
-    public init(kind: String, count: Int64, selfHealed: Int64, failed: Int64 = 0, daysSeen: Int = 0) {
+    public init(
+        kind: String,
+        count: Int64,
+        selfHealed: Int64,
+        failed: Int64 = 0,
+        expired: Int64 = 0,
+        daysSeen: Int = 0
+    ) {
         self.kind = kind
         self.count = count
         self.selfHealed = selfHealed
         self.failed = failed
+        self.expired = expired
         self.daysSeen = daysSeen
     }
 }
@@ -105,18 +122,28 @@ public struct ChartBucket: Sendable, Equatable {
     public var failed: Int
     /// Incidents opened in the bucket, still open.
     public var open: Int
+    /// Incidents opened in the bucket that went quiet without a recovery signal.
+    public var expired: Int
 
     /// Creates a bucket.
-    public init(start: Int64, prevented: Int = 0, autoRecovered: Int = 0, failed: Int = 0, open: Int = 0) {
+    public init(
+        start: Int64,
+        prevented: Int = 0,
+        autoRecovered: Int = 0,
+        failed: Int = 0,
+        open: Int = 0,
+        expired: Int = 0
+    ) {
         self.start = start
         self.prevented = prevented
         self.autoRecovered = autoRecovered
         self.failed = failed
         self.open = open
+        self.expired = expired
     }
 
     /// All actions in the bucket.
-    public var total: Int { prevented + autoRecovered + failed + open }
+    public var total: Int { prevented + autoRecovered + failed + open + expired }
 }
 
 /// Everything a report is made from, read from the store (or made by hand in tests).
@@ -194,6 +221,7 @@ public struct ReportInput: Sendable {
             count.count += 1
             if incident.state == .resolved { count.selfHealed += 1 }
             if incident.state == .failed { count.failed += 1 }
+            if incident.state == .expired { count.expired += 1 }
             counts[incident.kind] = count
             days[incident.kind, default: []].insert(period.dayIndex(of: incident.openedAt))
         }
@@ -241,6 +269,7 @@ public struct ReportInput: Sendable {
             case .resolved: buckets[i].autoRecovered += 1
             case .failed: buckets[i].failed += 1
             case .open: buckets[i].open += 1
+            case .expired: buckets[i].expired += 1
             }
         }
         return buckets

@@ -110,16 +110,18 @@ public enum ReportRenderer {
         json.string("until", Timestamp.formatRFC3339(period.until))
         json.string("tz", period.zone.identifier)
         json.string("generated_at", Timestamp.formatRFC3339(report.input.generatedAt))
+        json.string("as_of", Timestamp.formatRFC3339(report.input.generatedAt))
         var totals = JSONText()
         totals.number("actions", figures.actions)
         totals.number("prevented", figures.prevented)
         totals.number("auto_recovered", figures.resolved)
         totals.number("failed", figures.failed)
         totals.number("open", figures.open)
+        totals.number("expired", figures.expired)
         totals.number("success_rate", figures.successRate)
-        totals.optional("mttr_ms", figures.mttrMs)
-        totals.optional("p50_recovery_ms", figures.recoveryPercentile(50))
-        totals.optional("p95_recovery_ms", figures.recoveryPercentile(95))
+        totals.integer("mttr_ms", figures.mttrMs)
+        totals.integer("p50_recovery_ms", figures.recoveryPercentile(50))
+        totals.integer("p95_recovery_ms", figures.recoveryPercentile(95))
         totals.number("events", figures.events)
         totals.number("incidents", figures.incidents)
         json.raw("totals", totals.finish())
@@ -145,7 +147,7 @@ public enum ReportRenderer {
                 }
             )
         )
-        json.raw("attention", JSONText.array(report.attention.map(incidentJSON)))
+        json.raw("attention", JSONText.array(report.attention.map(\.json)))
         var chart = JSONText()
         chart.string("unit", report.kind == .daily ? "hour" : "day")
         chart.raw(
@@ -158,6 +160,7 @@ public enum ReportRenderer {
                     item.number("auto_recovered", bucket.autoRecovered)
                     item.number("failed", bucket.failed)
                     item.number("open", bucket.open)
+                    item.number("expired", bucket.expired)
                     return item.finish()
                 }
             )
@@ -192,33 +195,5 @@ public enum ReportRenderer {
             )
         }
         return json.finish()
-    }
-
-    /// An incident as SPEC section 7 writes it.
-    static func incidentJSON(_ incident: ReportIncident) -> String {
-        var item = JSONText()
-        item.number("id", incident.id)
-        item.string("service", incident.service)
-        item.string("component", incident.component)
-        item.string("title", incident.title)
-        item.string("state", incident.state.rawValue)
-        item.string("peak_level", incident.peakLevel.name)
-        item.string("opened_at", Timestamp.formatRFC3339(incident.openedAt))
-        item.optional("resolved_at", incident.resolvedAt.map(Timestamp.formatRFC3339))
-        item.optional("failed_at", incident.failedAt.map(Timestamp.formatRFC3339))
-        item.optional("recovery_ms", incident.recoveryMs)
-        item.raw("actions", JSONText.array(incident.actions.map(JSONText.quoted)))
-        item.number("event_count", incident.eventCount)
-        return item.finish()
-    }
-}
-
-extension JSONText {
-    mutating func optional(_ key: String, _ value: Int64?) {
-        if let value { number(key, value) } else { null(key) }
-    }
-
-    mutating func optional(_ key: String, _ value: String?) {
-        if let value { string(key, value) } else { null(key) }
     }
 }

@@ -130,7 +130,7 @@ public struct KindTrend: Sendable, Equatable {
 public struct Recommendation: Sendable, Equatable {
     /// Which rule fired.
     public enum Rule: String, Sendable {
-        case invalidTransitions, frequentBatching, chronicPoolWarnings, failures, belowTarget, allClear
+        case invalidTransitions, frequentBatching, chronicPoolWarnings, failures, silentRecoveries, belowTarget, allClear
     }
 
     /// Which rule fired.
@@ -143,6 +143,8 @@ public struct Recommendation: Sendable, Equatable {
     /// - timeout.prevented at least once per day on average: raise the batch size or move the job to the background.
     /// - pool.warning or pool.critical incidents on every day of the period: look at the queries holding connections.
     /// - failed incidents: a person must look at them.
+    /// - expired incidents: their healing code sends no recover event, so their outcome and recovery time are
+    ///   unknown.
     /// - success rate below the 95% target.
     /// - none of the above: no action needed.
     public static func derive(figures: ReportFigures, kinds: [KindCount], days: Int) -> [Recommendation] {
@@ -186,8 +188,18 @@ public struct Recommendation: Sendable, Equatable {
                 Recommendation(
                     rule: .failures,
                     text: "\(ReportFormat.count(figures.failed)) \(figures.failed == 1 ? "incident" : "incidents") "
-                        + "failed to heal: look at \(figures.failed == 1 ? "it" : "them") under “Failed or still open” "
+                        + "failed to heal: look at \(figures.failed == 1 ? "it" : "them") under “Failed, still open or gone quiet” "
                         + "and fix the cause."
+                )
+            )
+        }
+        if figures.expired > 0 {
+            result.append(
+                Recommendation(
+                    rule: .silentRecoveries,
+                    text: "\(ReportFormat.count(figures.expired)) \(figures.expired == 1 ? "incident" : "incidents") "
+                        + "went quiet without a recovery signal: their outcome and recovery time are unknown. Have "
+                        + "the code that heals them send a recover event (recovery.succeeded, pool.recovered...)."
                 )
             )
         }

@@ -10,6 +10,7 @@ extension ReportFigures {
             resolved: stats.resolved,
             failed: stats.failed,
             open: stats.open,
+            expired: stats.expired,
             recoveryTimes: stats.recoveryTimes
         )
     }
@@ -24,14 +25,21 @@ extension ReportInput {
         service: String? = nil,
         generatedAt: Int64
     ) throws(StoreError) -> ReportInput {
-        let figures = try store.stats(since: period.since, until: period.until, service: service)
-        let incidents = try self.incidents(store, since: period.since, until: period.until, service: service)
+        let figures = try store.stats(since: period.since, until: period.until, service: service, asOf: generatedAt)
+        let incidents = try self.incidents(
+            store,
+            since: period.since,
+            until: period.until,
+            service: service,
+            asOf: generatedAt
+        )
         let prevented = try preventedTimes(store, since: period.since, until: period.until, service: service)
         var previous: (period: ReportPeriod, incidents: [ReportIncident], preventedTimes: [String: [Int64]])?
         if period.kind == .weekly {
             let before = period.previous
             previous = (
-                before, try self.incidents(store, since: before.since, until: before.until, service: service),
+                before,
+                try self.incidents(store, since: before.since, until: before.until, service: service, asOf: generatedAt),
                 try preventedTimes(store, since: before.since, until: before.until, service: service)
             )
         }
@@ -45,14 +53,15 @@ extension ReportInput {
         )
     }
 
-    /// The incidents whose life overlaps `[since, until)`, as `selfheal incidents` lists them.
+    /// The incidents whose life overlaps `[since, until)` as of `asOf`, as `selfheal incidents` lists them.
     public static func incidents(
         _ store: EventStore,
         since: Int64,
         until: Int64,
-        service: String? = nil
+        service: String? = nil,
+        asOf: Int64
     ) throws(StoreError) -> [ReportIncident] {
-        try store.incidents(IncidentFilter(since: since, until: until, service: service))
+        try store.incidents(IncidentFilter(since: since, until: until, asOf: asOf, service: service))
     }
 
     static func preventedTimes(

@@ -148,22 +148,13 @@ struct CommitWriter: Service {
         }
         var counts: [Transport: (accepted: Int, duplicates: Int, rejected: Int)] = [:]
         var offset = 0
-        var lowest = Int64.max
-        var highest = Int64.min
         for submission in batch {
             var count = counts[submission.transport] ?? (0, 0, 0)
-            for index in offset..<(offset + submission.events.count) {
-                if result.seqs[index] == nil {
-                    count.duplicates += 1
-                } else {
-                    count.accepted += 1
-                    let timestamp = events[index].timestamp
-                    lowest = min(lowest, timestamp)
-                    highest = max(highest, timestamp)
-                }
-            }
-            offset += submission.events.count
+            let stored = result.seqs[offset..<(offset + submission.events.count)].reduce(0) { $0 + ($1 == nil ? 0 : 1) }
+            count.accepted += stored
+            count.duplicates += submission.events.count - stored
             count.rejected += submission.rejects.count
+            offset += submission.events.count
             counts[submission.transport] = count
         }
         observer.committed(
@@ -172,7 +163,7 @@ struct CommitWriter: Service {
                 events: events.count,
                 counts: counts,
                 lastSeq: result.lastSeq,
-                storedTimestamps: lowest <= highest ? lowest...highest : nil
+                changedIncidents: result.changedIncidents
             )
         )
     }

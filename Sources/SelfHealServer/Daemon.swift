@@ -18,18 +18,17 @@ public enum Daemon {
     /// Runs the daemon in the foreground.
     /// - Parameters:
     ///   - configuration: where and how to serve.
-    ///   - projections: derived state kept in the same transactions as the log.
     ///   - logger: start, stop, client errors and commit failures; never one line per event.
-    public static func run(
-        _ configuration: ServerConfiguration,
-        projections: [any Projection] = [],
-        logger: Logger
-    ) async throws {
+    public static func run(_ configuration: ServerConfiguration, logger: Logger) async throws {
         let lock = try DataDirectoryLock(dataDirectory: configuration.dataDirectory)
         try refuseLiveSocket(configuration.socketPath)
         let store = try EventStore(
-            StoreConfiguration(path: configuration.databasePath, durability: configuration.durability),
-            projections: projections
+            StoreConfiguration(
+                path: configuration.databasePath,
+                durability: configuration.durability,
+                quietPeriod: configuration.quietPeriod,
+                projections: configuration.projections
+            )
         )
         let queue = BoundedQueue<Submission>(capacity: configuration.queueCapacity)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.threads))

@@ -18,6 +18,11 @@ public struct ServerConfiguration: Sendable {
     public var pendingRepliesPerConnection: Int
     /// Event-loop threads for the socket. Default: the number of cores.
     public var threads: Int
+    /// The quiet period to create the store with (milliseconds); on an existing store another value than its
+    /// own is an error. Default: nil, the store's own (4 hours for a new store).
+    public var quietPeriod: Int64?
+    /// Keep the projections in the commits. Default: true; false only to measure the log alone.
+    public var projections: Bool
     /// The HTTP side (`--http`); nil: off. Default: off.
     public var http: HTTPConfiguration?
 
@@ -30,6 +35,8 @@ public struct ServerConfiguration: Sendable {
         queueCapacity: Int = 32_768,
         pendingRepliesPerConnection: Int = 256,
         threads: Int = System.coreCount,
+        quietPeriod: Int64? = nil,
+        projections: Bool = true,
         http: HTTPConfiguration? = nil
     ) {
         self.dataDirectory = dataDirectory
@@ -39,6 +46,8 @@ public struct ServerConfiguration: Sendable {
         self.queueCapacity = queueCapacity
         self.pendingRepliesPerConnection = pendingRepliesPerConnection
         self.threads = threads
+        self.quietPeriod = quietPeriod
+        self.projections = projections
         self.http = http
     }
 

@@ -21,14 +21,41 @@ public struct StoreConfiguration: Sendable {
     public var readOnly: Bool
     /// How long to wait for another connection's lock before failing, in seconds. Default: 10.
     public var busyTimeout: Double
+    /// The quiet period to create the store with (milliseconds, 1 minute to 30 days); on an existing store an
+    /// other value than its own is an error. Default: nil, the store's own (4 hours for a new store).
+    public var quietPeriod: Int64?
+    /// Keep the projections in the append's transactions. Default: true; false only to measure the log alone.
+    public var projections: Bool
+    /// The most active incidents the projections keep in memory (the others are found in SQLite).
+    /// Default: 50,000.
+    public var workingSetLimit: Int
 
     /// Creates a configuration with the documented defaults.
-    public init(path: String, durability: Durability = .full, readOnly: Bool = false, busyTimeout: Double = 10) {
+    public init(
+        path: String,
+        durability: Durability = .full,
+        readOnly: Bool = false,
+        busyTimeout: Double = 10,
+        quietPeriod: Int64? = nil,
+        projections: Bool = true,
+        workingSetLimit: Int = 50_000
+    ) {
         self.path = path
         self.durability = durability
         self.readOnly = readOnly
         self.busyTimeout = busyTimeout
+        self.quietPeriod = quietPeriod
+        self.projections = projections
+        self.workingSetLimit = workingSetLimit
     }
+}
+
+/// The quiet period's bounds and default (SPEC section 5), milliseconds.
+public enum QuietPeriod {
+    /// 4 hours, PagerDuty's default auto-resolve timeout.
+    public static let defaultMilliseconds: Int64 = 4 * 3_600_000
+    /// At least 1 minute, at most 30 days.
+    public static let allowed: ClosedRange<Int64> = 60_000...(30 * 86_400_000)
 }
 
 /// Why the store failed, with the cause.
@@ -76,11 +103,14 @@ public struct AppendResult: Sendable, Equatable {
     public var seqs: [Int64?]
     /// The log's highest seq after the commit.
     public var lastSeq: Int64
+    /// The ids of the incidents the commit opened, changed or ended.
+    public var changedIncidents: [Int64]
 
     /// Creates a result.
-    public init(seqs: [Int64?], lastSeq: Int64) {
+    public init(seqs: [Int64?], lastSeq: Int64, changedIncidents: [Int64] = []) {
         self.seqs = seqs
         self.lastSeq = lastSeq
+        self.changedIncidents = changedIncidents
     }
 }
 
@@ -109,48 +139,15 @@ public struct EventBatch: Sendable {
 
     /// The seq of the first event; nil when there is none.
     public var firstSeq: Int64? { stored.first?.seq ?? seqs.first { $0 != nil } ?? nil }
-
-    /// Calls `body` with each event in seq order: its seq, its time (the receive time when it gave none), and
-    /// the event.
-    public func forEachEvent(
-        _ body: (_ seq: Int64, _ timestamp: Int64, _ event: borrowing Event) throws -> Void
-    ) rethrows {
-        for event in stored { try body(event.seq, event.timestamp, event.event) }
-        for index in appended.indices {
-            guard let seq = seqs[index] else { continue }
-            try body(seq, appended[index].timestamp, appended[index].event)
-        }
-    }
-
-    /// The events as ``StoredEvent`` values (copies), for projections that want them whole.
-    public var storedEvents: [StoredEvent] {
-        guard stored.isEmpty else { return stored }
-        var events: [StoredEvent] = []
-        for index in appended.indices {
-            guard let seq = seqs[index] else { continue }
-            let incoming = appended[index]
-            var event = incoming.event
-            event.timestamp = incoming.timestamp
-            events.append(
-                StoredEvent(
-                    seq: seq,
-                    timestamp: incoming.timestamp,
-                    receivedAt: incoming.receivedAt,
-                    event: event,
-                    peer: incoming.peer
-                )
-            )
-        }
-        return events
-    }
 }
 
 /// Derived state kept in the same transaction as the log (the projections).
 public protocol Projection: Sendable {
     /// Creates the projection's state from scratch, dropping what was there.
     func reset(_ db: Database) throws
-    /// Applies newly stored events, in seq order, inside the append's transaction.
-    func apply(_ events: EventBatch, _ db: Database) throws
+    /// Applies newly stored events, in seq order, inside the append's transaction; returns the ids of the
+    /// incidents they opened, changed or ended (none for a projection that keeps no incidents).
+    func apply(_ events: EventBatch, _ db: Database) throws -> [Int64]
     /// Brings the state up to the end of the log (events appended by a writer without this projection);
     /// called when a writable store opens.
     func catchUp(_ db: Database) throws
@@ -167,8 +164,11 @@ public final class EventStore: Sendable {
     let database: DatabasePool
     let projections: [any Projection]
 
-    /// Opens (creating and migrating when needed) the store.
-    public init(_ configuration: StoreConfiguration, projections: [any Projection] = []) throws(StoreError) {
+    /// Opens the store. A writable store is created and migrated when needed and keeps the standard
+    /// projections (the incidents and counters of SPEC section 5), brought up to the end of the log; a
+    /// read-only one (``StoreConfiguration/readOnly``) reads beside a running daemon and never writes.
+    /// - Parameter projections: other projections instead of the standard ones (for tests).
+    public init(_ configuration: StoreConfiguration, projections: [any Projection]? = nil) throws(StoreError) {
         _ = Self.sqliteTuned
         var config = Configuration()
         config.busyMode = .timeout(configuration.busyTimeout)
@@ -180,7 +180,17 @@ public final class EventStore: Sendable {
                 try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
             }
         }
-        self.projections = projections
+        if configuration.readOnly {
+            self.projections = []
+        } else if let projections {
+            self.projections = projections
+        } else {
+            self.projections =
+                configuration.projections ? [IncidentProjection(workingSetLimit: configuration.workingSetLimit)] : []
+        }
+        if let quietPeriod = configuration.quietPeriod, !QuietPeriod.allowed.contains(quietPeriod) {
+            throw StoreError("the quiet period must be between 1 minute and 30 days")
+        }
         do {
             if !configuration.readOnly {
                 let directory = URL(fileURLWithPath: configuration.path).deletingLastPathComponent().path
@@ -189,16 +199,56 @@ public final class EventStore: Sendable {
                 throw StoreError("no event store at \(configuration.path)")
             }
             database = try DatabasePool(path: configuration.path, configuration: config)
-            if !configuration.readOnly {
+            if configuration.readOnly {
+                let current = try database.read { db in try Self.migrator.hasCompletedMigrations(db) }
+                guard current else {
+                    throw StoreError(
+                        "the store was written by an older selfheal: start 'selfheal serve' on it, or run "
+                            + "'selfheal rebuild', to bring it up to date"
+                    )
+                }
+            } else {
+                let isNew = try database.read { db in try Self.migrator.appliedIdentifiers(db).isEmpty }
                 try Self.migrator.migrate(database)
-                if !projections.isEmpty {
-                    try database.write { db in
-                        for projection in projections { try projection.catchUp(db) }
-                    }
+                try database.write { db in
+                    try Self.settle(quietPeriod: configuration.quietPeriod, isNew: isNew, db)
+                    for projection in self.projections { try projection.catchUp(db) }
                 }
             }
         } catch {
             throw StoreError.wrapping(error, "cannot open the event store at \(configuration.path)")
+        }
+    }
+
+    /// Sets the quiet period of a new store, or checks an existing store's against the one asked for.
+    private static func settle(quietPeriod: Int64?, isNew: Bool, _ db: Database) throws {
+        guard let quietPeriod else { return }
+        if isNew {
+            try db.execute(sql: "UPDATE store_settings SET quiet_period_ms = ? WHERE id = 1", arguments: [quietPeriod])
+            return
+        }
+        let current = try Self.quietPeriod(db)
+        guard current == quietPeriod else {
+            throw StoreError(
+                "the store's quiet period is \(Timestamp.formatDuration(current)), not "
+                    + "\(Timestamp.formatDuration(quietPeriod)) as asked: 'selfheal rebuild --quiet-period "
+                    + "\(Timestamp.formatDuration(quietPeriod))' changes it by replaying the log"
+            )
+        }
+    }
+
+    /// The store's quiet period, milliseconds.
+    static func quietPeriod(_ db: Database) throws -> Int64 {
+        try Int64.fetchOne(db, sql: "SELECT quiet_period_ms FROM store_settings WHERE id = 1")
+            ?? QuietPeriod.defaultMilliseconds
+    }
+
+    /// The store's quiet period, milliseconds (SPEC section 5).
+    public func quietPeriod() throws(StoreError) -> Int64 {
+        do {
+            return try database.read { db in try Self.quietPeriod(db) }
+        } catch {
+            throw StoreError.wrapping(error, "cannot read the event store")
         }
     }
 
@@ -297,14 +347,15 @@ public final class EventStore: Sendable {
                 try insert.execute()
             }
         }
+        var changed: [Int64] = []
         if storedCount > 0 {
             let batch = EventBatch(appended: events, seqs: seqs)
-            for projection in projections { try projection.apply(batch, db) }
+            for projection in projections { changed += try projection.apply(batch, db) }
         }
         // seq is the rowid, max + 1 on every insert: the last one inserted is the highest.
         let lastInserted = seqs.last { $0 != nil }.flatMap { $0 }
         let lastSeq = try lastInserted ?? Int64.fetchOne(db, sql: "SELECT max(seq) FROM events") ?? 0
-        return AppendResult(seqs: seqs, lastSeq: lastSeq)
+        return AppendResult(seqs: seqs, lastSeq: lastSeq, changedIncidents: changed)
     }
 
     /// The highest seq in the log; 0 when it is empty.

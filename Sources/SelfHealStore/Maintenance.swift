@@ -45,25 +45,25 @@ public struct VerifyReport: Sendable {
 
 extension EventStore {
     /// Replays the whole log into fresh projections in one transaction (SPEC section 4).
-    /// - Parameter projections: the projections to rebuild; default: the store's own.
-    public func rebuild(projections: [any Projection]? = nil) throws(StoreError) -> RebuildResult {
-        let projections = projections ?? self.projections
+    /// - Parameter quietPeriod: a new quiet period for the store (milliseconds), set in the same transaction;
+    ///   nil keeps the store's own.
+    public func rebuild(quietPeriod: Int64? = nil) throws(StoreError) -> RebuildResult {
+        if let quietPeriod, !QuietPeriod.allowed.contains(quietPeriod) {
+            throw StoreError("the quiet period must be between 1 minute and 30 days")
+        }
+        let projections = projections
         let clock = ContinuousClock()
         let start = clock.now
         do {
             let events = try database.write { db in
-                for projection in projections { try projection.reset(db) }
-                let end = try Int64.fetchOne(db, sql: "SELECT max(seq) FROM events") ?? 0
-                var after: Int64 = 0
-                var count: Int64 = 0
-                while after < end {
-                    let events = try Self.projectionEvents(db, after: after, through: end, limit: 20_000)
-                    guard let last = events.last else { break }
-                    for projection in projections { try projection.apply(EventBatch(events), db) }
-                    after = last.seq
-                    count += Int64(events.count)
+                if let quietPeriod {
+                    try db.execute(
+                        sql: "UPDATE store_settings SET quiet_period_ms = ? WHERE id = 1",
+                        arguments: [quietPeriod]
+                    )
                 }
-                return count
+                for projection in projections { try projection.reset(db) }
+                return try Self.replay(db, into: projections, db)
             }
             let elapsed = clock.now - start
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
@@ -71,6 +71,23 @@ extension EventStore {
         } catch {
             throw StoreError.wrapping(error, "cannot rebuild the projections")
         }
+    }
+
+    /// Replays the log of `source` from seq 1 into the projections of `target`; returns the events replayed.
+    private static func replay(_ source: Database, into projections: [any Projection], _ target: Database) throws
+        -> Int64
+    {
+        let end = try Int64.fetchOne(source, sql: "SELECT max(seq) FROM events") ?? 0
+        var after: Int64 = 0
+        var count: Int64 = 0
+        while after < end {
+            let events = try projectionEvents(source, after: after, through: end, limit: 20_000)
+            guard let last = events.last else { break }
+            for projection in projections { _ = try projection.apply(EventBatch(events), target) }
+            after = last.seq
+            count += Int64(events.count)
+        }
+        return count
     }
 
     /// Checks the log (gapless seq from 1, every row decodes) and that the projections equal a fresh replay of
@@ -90,17 +107,14 @@ extension EventStore {
             var report = VerifyReport()
             try database.read { db in
                 try Self.checkLog(db, &report)
-                let end = try Int64.fetchOne(db, sql: "SELECT max(seq) FROM events") ?? 0
+                let quietPeriod = try Self.quietPeriod(db)
                 do {
                     try replay.write { replayDB in
-                        let fresh = IncidentProjection()
-                        var after: Int64 = 0
-                        while after < end {
-                            let events = try Self.projectionEvents(db, after: after, through: end, limit: 20_000)
-                            guard let last = events.last else { break }
-                            try fresh.apply(EventBatch(events), replayDB)
-                            after = last.seq
-                        }
+                        try replayDB.execute(
+                            sql: "UPDATE store_settings SET quiet_period_ms = ? WHERE id = 1",
+                            arguments: [quietPeriod]
+                        )
+                        _ = try Self.replay(db, into: [IncidentProjection()], replayDB)
                     }
                 } catch {
                     // A log with a row that does not decode has no fresh replay to compare with.
@@ -159,8 +173,8 @@ extension EventStore {
         }
 
         let incidentSQL = "SELECT \(IncidentColumns.list) FROM incidents ORDER BY id"
-        let stored = try Row.fetchCursor(db, sql: incidentSQL)
-        let expected = try Row.fetchCursor(replay, sql: incidentSQL)
+        let stored = try FastStatement(db, sql: incidentSQL)
+        let expected = try FastStatement(replay, sql: incidentSQL)
         func compareIncidents(_ stored: IncidentRecord?, _ expected: IncidentRecord?) {
             switch (stored, expected) {
             case (let stored?, nil): report.differs("incident \(stored.id) is not in a fresh replay")
@@ -175,10 +189,14 @@ extension EventStore {
             case (nil, nil): break
             }
         }
-        try merge(stored, expected, key: IncidentColumns.record, order: { $0.id < $1.id }, pairs: compareIncidents)
+        try merge(
+            { try stored.step() ? try IncidentColumns.record(stored) : nil },
+            { try expected.step() ? try IncidentColumns.record(expected) : nil },
+            order: { $0.id < $1.id },
+            pairs: compareIncidents
+        )
         let counterSQL = """
-            SELECT hour, service, events, timeout_prevented, transition_blocked, ratelimit_throttled,
-                   incidents_open, incidents_resolved, incidents_failed, recovery_ms_sum
+            SELECT hour, service, events, timeout_prevented, transition_blocked, ratelimit_throttled
             FROM counters ORDER BY hour, service
             """
         let storedCounters = try Row.fetchCursor(db, sql: counterSQL)
@@ -192,9 +210,8 @@ extension EventStore {
             }
         }
         try merge(
-            storedCounters,
-            expectedCounters,
-            key: counterRow,
+            { try storedCounters.next().map(counterRow) },
+            { try expectedCounters.next().map(counterRow) },
             order: { ($0.0.hour, $0.0.service) < ($1.0.hour, $1.0.service) },
             pairs: compareCounters
         )
@@ -203,64 +220,53 @@ extension EventStore {
     private static func counterRow(_ row: Row) -> (CounterKey, CounterValues) {
         (
             CounterKey(hour: row[0], service: row[1]),
-            CounterValues(
-                events: row[2],
-                timeoutPrevented: row[3],
-                transitionBlocked: row[4],
-                ratelimitThrottled: row[5],
-                open: row[6],
-                resolved: row[7],
-                failed: row[8],
-                recoverySum: row[9]
-            )
+            CounterValues(events: row[2], timeoutPrevented: row[3], transitionBlocked: row[4], ratelimitThrottled: row[5])
         )
     }
 
-    /// Walks two cursors sorted by the same order, calling `body` with the matching pairs and the lone rows.
+    /// Walks two sequences sorted by the same order, calling `body` with the matching pairs and the lone items.
     private static func merge<T>(
-        _ left: RowCursor,
-        _ right: RowCursor,
-        key: (Row) throws -> T,
+        _ left: () throws -> T?,
+        _ right: () throws -> T?,
         order: (T, T) -> Bool,
         pairs body: (T?, T?) -> Void
     ) throws {
-        var a = try left.next().map(key)
-        var b = try right.next().map(key)
+        var a = try left()
+        var b = try right()
         while a != nil || b != nil {
-            if let x = a, let y = b {
-                if order(x, y) {
-                    body(x, nil)
-                    a = try left.next().map(key)
-                } else if order(y, x) {
-                    body(nil, y)
-                    b = try right.next().map(key)
-                } else {
-                    body(x, y)
-                    a = try left.next().map(key)
-                    b = try right.next().map(key)
-                }
+            if let x = a, let y = b, order(y, x) {
+                body(nil, y)
+                b = try right()
+            } else if let x = a, let y = b, !order(x, y) {
+                body(x, y)
+                a = try left()
+                b = try right()
             } else if let x = a {
                 body(x, nil)
-                a = try left.next().map(key)
-            } else if let y = b {
-                body(nil, y)
-                b = try right.next().map(key)
+                a = try left()
+            } else {
+                body(nil, b)
+                b = try right()
             }
         }
     }
 
     private static func describe(_ record: IncidentRecord) -> String {
-        let incident = record.incident
-        return "state \(incident.state.rawValue), peak \(incident.peakLevel.name), opened \(incident.openedAt), "
-            + "resolved \(incident.resolvedAt.map(String.init) ?? "null"), failed \(incident.failedAt.map(String.init) ?? "null"), "
-            + "events \(incident.eventCount), actions \(incident.actions), seqs \(incident.firstSeq)-\(incident.lastSeq), "
-            + "key \(incident.service)/\(incident.incident ?? incident.component)"
+        let times = [
+            "opened \(record.openedAt)", "last event \(record.lastEventAt)",
+            "resolved \(record.resolvedAt.map(String.init) ?? "null")",
+            "failed \(record.failedAt.map(String.init) ?? "null")", "ended \(record.endedAt.map(String.init) ?? "null")",
+        ]
+        let rest = [
+            "events \(record.eventCount)", "actions \(record.actions.sorted)", "seqs \(record.firstSeq)-\(record.lastSeq)",
+            "key \(record.key.service)/\(record.key.name)\(record.key.byIncident ? " (incident)" : "")",
+        ]
+        return (["state \(record.state.rawValue)", "peak \(record.peakLevel.name)"] + times + rest).joined(separator: ", ")
     }
 
     private static func describe(_ values: CounterValues?) -> String {
         guard let values else { return "no row" }
         return "events \(values.events), prevented \(values.timeoutPrevented)/\(values.transitionBlocked)/"
-            + "\(values.ratelimitThrottled), open \(values.open), resolved \(values.resolved), "
-            + "failed \(values.failed), recovery sum \(values.recoverySum) ms"
+            + "\(values.ratelimitThrottled)"
     }
 }

@@ -12,24 +12,23 @@ public struct EventFilter: Sendable {
     public var service: String?
     /// Only this kind, when set.
     public var kind: String?
+    /// At most this many events (the first ones), when set.
+    public var limit: Int?
 
     /// Creates a filter over `[since, until)`.
-    public init(since: Int64, until: Int64, service: String? = nil, kind: String? = nil) {
+    public init(since: Int64, until: Int64, service: String? = nil, kind: String? = nil, limit: Int? = nil) {
         self.since = since
         self.until = until
         self.service = service
         self.kind = kind
+        self.limit = limit
     }
 }
 
 extension EventStore {
     /// Calls `body` for each stored event with ts in range, in (ts, seq) order, without loading them all.
     public func forEachEvent(_ filter: EventFilter, _ body: (StoredEvent) throws -> Void) throws(StoreError) {
-        var sql = """
-            SELECT seq, ts, received_at, service, component, kind, level, message, incident, event_id, attrs,
-                   peer_uid, peer_pid
-            FROM events WHERE ts >= ? AND ts < ?
-            """
+        var sql = "SELECT \(Self.eventColumns) FROM events WHERE ts >= ? AND ts < ?"
         var arguments: StatementArguments = [filter.since, filter.until]
         if let service = filter.service {
             sql += " AND service = ?"
@@ -40,6 +39,10 @@ extension EventStore {
             arguments += [kind]
         }
         sql += " ORDER BY ts, seq"
+        if let limit = filter.limit {
+            sql += " LIMIT ?"
+            arguments += [limit]
+        }
         do {
             try database.read { db in
                 let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
@@ -49,6 +52,11 @@ extension EventStore {
             throw StoreError.wrapping(error, "cannot read events")
         }
     }
+
+    /// The columns ``storedEvent(_:)`` decodes, in its order.
+    static let eventColumns = """
+        seq, ts, received_at, service, component, kind, level, message, incident, event_id, attrs, peer_uid, peer_pid
+        """
 
     /// Decodes one row of the events table; a row that does not decode is an error naming its seq.
     static func storedEvent(_ row: Row) throws -> StoredEvent {

@@ -107,8 +107,7 @@ enum IngestBenchmark {
         let directory = try Bench.temporaryDirectory("ceiling")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let store = try EventStore(
-            StoreConfiguration(path: directory + "/events.db", durability: durability),
-            projections: projections ? [IncidentProjection()] : []
+            StoreConfiguration(path: directory + "/events.db", durability: durability, projections: projections)
         )
         let now = Int64(Date().timeIntervalSince1970 * 1_000)
         let events: [IncomingEvent] = try lines.map { line in
@@ -137,10 +136,12 @@ enum IngestBenchmark {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         var logger = Logger(label: "bench")
         logger.logLevel = .error
-        let configuration = ServerConfiguration(dataDirectory: directory, durability: durability)
-        let daemon = Task {
-            try await Daemon.run(configuration, projections: projections ? [IncidentProjection()] : [], logger: logger)
-        }
+        let configuration = ServerConfiguration(
+            dataDirectory: directory,
+            durability: durability,
+            projections: projections
+        )
+        let daemon = Task { try await Daemon.run(configuration, logger: logger) }
         defer { daemon.cancel() }
         try waitForSocket(configuration.socketPath)
         let share = lines.count / clients

@@ -47,23 +47,17 @@ enum ProjectionBenchmark {
         let path = (base as NSString).appendingPathComponent("projected/events.db")
         if options.keep != nil && FileManager.default.fileExists(atPath: path) {
             say("reusing \(path)")
-            let store = try EventStore(
-                StoreConfiguration(path: path, durability: .normal),
-                projections: [IncidentProjection()]
-            )
+            let store = try EventStore(StoreConfiguration(path: path, durability: .normal))
             try measure(store, start: DayGenerator(days: options.days, totalEvents: options.events).start, options)
             return
         }
         // The same events go to a store without projections and to one with them, alternating every 100
         // commits, so that the machine's drift (other processes) weighs on both alike.
-        let store = try EventStore(
-            StoreConfiguration(path: path, durability: .normal),
-            projections: [IncidentProjection()]
-        )
+        let store = try EventStore(StoreConfiguration(path: path, durability: .normal))
         let baselinePath = (base as NSString).appendingPathComponent("baseline/events.db")
         let baseline =
             options.baseline
-            ? try EventStore(StoreConfiguration(path: baselinePath, durability: .normal), projections: []) : nil
+            ? try EventStore(StoreConfiguration(path: baselinePath, durability: .normal, projections: false)) : nil
         var generator = DayGenerator(days: options.days, totalEvents: options.events)
         let clock = ContinuousClock()
         var elapsed = (on: Duration.zero, off: Duration.zero)
@@ -112,11 +106,11 @@ enum ProjectionBenchmark {
         let week = day + 7 * 86_400_000
         var dayIncidents = 0
         let incidentsDay = try median(options.runs) {
-            dayIncidents = try store.incidents(IncidentFilter(since: day, until: day + 86_400_000)).count
+            dayIncidents = try store.incidents(IncidentFilter(since: day, until: day + 86_400_000, asOf: day + 86_400_000)).count
         }
         say(String(format: "incidents over one day (%d incidents): median %.1f ms", dayIncidents, incidentsDay))
-        var figures = try store.stats(since: day, until: day + 86_400_000)
-        let statsDay = try median(options.runs) { figures = try store.stats(since: day, until: day + 86_400_000) }
+        var figures = try store.stats(since: day, until: day + 86_400_000, asOf: day + 86_400_000)
+        let statsDay = try median(options.runs) { figures = try store.stats(since: day, until: day + 86_400_000, asOf: day + 86_400_000) }
         say(
             String(
                 format: "stats over one day (%d events, %d incidents): median %.1f ms",
@@ -125,7 +119,7 @@ enum ProjectionBenchmark {
                 statsDay
             )
         )
-        let statsWeek = try median(options.runs) { figures = try store.stats(since: day, until: week) }
+        let statsWeek = try median(options.runs) { figures = try store.stats(since: day, until: week, asOf: week) }
         say(
             String(
                 format: "stats over one week (%d events, %d incidents): median %.1f ms",
@@ -136,11 +130,11 @@ enum ProjectionBenchmark {
         )
         let offset = day + 1_234_567
         let statsUnaligned = try median(options.runs) {
-            figures = try store.stats(since: offset, until: offset + 86_400_000)
+            figures = try store.stats(since: offset, until: offset + 86_400_000, asOf: offset + 86_400_000)
         }
         say(String(format: "stats over 24 h not on the hour: median %.1f ms", statsUnaligned))
         let statsService = try median(options.runs) {
-            figures = try store.stats(since: day, until: week, service: "svc-03")
+            figures = try store.stats(since: day, until: week, service: "svc-03", asOf: week)
         }
         say(String(format: "stats over one week, one service: median %.1f ms", statsService))
 
@@ -176,7 +170,7 @@ extension Duration {
 extension EventStore {
     func allIncidentCount() throws -> Int {
         var count = 0
-        try forEachIncident(IncidentFilter(since: Timestamp.minimum, until: Timestamp.maximum)) { _ in count += 1 }
+        try forEachIncident(IncidentFilter(since: Timestamp.minimum, until: Timestamp.maximum, asOf: Timestamp.maximum)) { _ in count += 1 }
         return count
     }
 }

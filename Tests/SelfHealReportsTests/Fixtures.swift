@@ -94,6 +94,19 @@ enum Fixtures {
             openedAt: at("2025-11-25T22:30:00"),
             eventCount: 1
         ),
+        ReportIncident(
+            id: 7,
+            service: "portal",
+            component: "smtp-relay",
+            kind: "timeout.fired",
+            title: "Timeouts on smtp-relay: no answer in 30 s",
+            state: .expired,
+            peakLevel: .warning,
+            openedAt: at("2025-11-25T11:02:00"),
+            lastEventAt: at("2025-11-25T11:05:00"),
+            endedAt: at("2025-11-25T15:05:00"),
+            eventCount: 2
+        ),
     ]
 
     static let dayPrevented: [String: [Int64]] = [
@@ -104,13 +117,14 @@ enum Fixtures {
         "ratelimit.throttled": [at("2025-11-25T12:00:00"), at("2025-11-25T12:00:30")],
     ]
 
-    /// 15 prevented, 3 resolved, 1 failed, 1 open (incident 1 opened the day before does not count).
+    /// 15 prevented, 3 resolved, 1 failed, 1 open, 1 expired (incident 1 opened the day before does not count).
     static let dayFigures = ReportFigures(
-        events: 40,
+        events: 42,
         preventedByKind: ["timeout.prevented": 8, "transition.blocked": 5, "ratelimit.throttled": 2],
         resolved: 3,
         failed: 1,
         open: 1,
+        expired: 1,
         recoveryTimes: [800, 4_200, 2_500]
     )
 

@@ -15,18 +15,19 @@ struct ReportTests {
 
     /// The figures as the text, HTML and JSON must state them (SPEC section 5, by hand for the fixture day).
     static let expected: [(label: String, value: String, json: String, number: Double?)] = [
-        ("Total self-healing actions", "20", "actions", 20),
+        ("Total self-healing actions", "21", "actions", 21),
         ("Issues prevented", "15", "prevented", 15),
         ("Auto-recoveries", "3", "auto_recovered", 3),
         ("Failures", "1", "failed", 1),
         ("Still open", "1", "open", 1),
+        ("Went quiet", "1", "expired", 1),
         ("Success rate", "94.7% (18 of 19)", "success_rate", 18.0 / 19.0),
         ("MTTR", "2.5 s", "mttr_ms", 2_500),
     ]
 
     @Test func figuresFollowSection5() {
         let figures = Fixtures.dayFigures
-        #expect(figures.actions == 20)
+        #expect(figures.actions == 21)
         #expect(figures.successRate == 18.0 / 19.0)
         #expect(figures.mttrMs == 2_500)
         #expect(figures.recoveryPercentile(50) == 2_500)
@@ -62,12 +63,16 @@ struct ReportTests {
     @Test func dailyReportNamesTopIssuesAndEveryFailedOrOpenIncident() throws {
         let report = Report.daily(Fixtures.dayInput)
         #expect(report.topIssues.map(\.kind).prefix(3) == ["timeout.prevented", "transition.blocked", "pool.warning"])
-        #expect(report.attention.map(\.id) == [1, 5, 6])
+        #expect(report.attention.map(\.id) == [1, 5, 6, 7])
         #expect(report.verdict == .critical)
         let output = try rendered(report)
         #expect(output.text.contains("3. Connection pool warnings: 2 (all auto-recovered)"))
         #expect(output.text.contains("#5 [FAILED] response.invalid on openai: HTML instead of JSON"))
         #expect(output.text.contains("opened 16:00, 15 h unresolved"))
+        #expect(output.text.contains("#7 [EXPIRED] Timeouts on smtp-relay: no answer in 30 s"))
+        #expect(output.text.contains("went quiet without a recovery signal (nothing heard after 11:05)"))
+        #expect(output.html.contains("went quiet without a recovery signal (nothing heard after 11:05)"))
+        #expect(output.json.contains(#""state":"expired""#))
         #expect(output.text.contains("opened Nov 24 21:00, 1 d 10 h unresolved"))
         #expect(output.subjectLine == "Self-Healing System Report - November 25, 2025")
     }
@@ -124,7 +129,8 @@ struct ReportTests {
         #expect(buckets[9] == ChartBucket(start: buckets[9].start, prevented: 5, autoRecovered: 2))
         #expect(buckets[16].failed == 1)
         #expect(buckets[22].open == 1)
-        #expect(buckets.map(\.total).reduce(0, +) == 20)
+        #expect(buckets[11].expired == 1)
+        #expect(buckets.map(\.total).reduce(0, +) == 21)
     }
 
     @Test func weeklyReportHasTrendsAndRecommendations() throws {
@@ -155,7 +161,7 @@ struct ReportTests {
         #expect(custom.sources["report.txt"] == directory.path + "/report.txt.mustache")
         #expect(custom.sources["report.html"] == "built-in")
         let output = try ReportRenderer.render(Report.daily(Fixtures.dayInput), templates: custom, mail: Fixtures.mail)
-        #expect(output.text == "Custom: 20 actions\n")
+        #expect(output.text == "Custom: 21 actions\n")
     }
 
     @Test func filesAreWrittenWithTheirNames() throws {

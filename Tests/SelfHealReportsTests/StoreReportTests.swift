@@ -14,8 +14,7 @@ struct StoreReportTests {
     /// events just outside the day that must not count.
     static func makeStore(_ directory: TemporaryDirectory) throws -> EventStore {
         let store = try EventStore(
-            StoreConfiguration(path: directory.path + "/events.db", durability: .normal),
-            projections: [IncidentProjection()]
+            StoreConfiguration(path: directory.path + "/events.db", durability: .normal)
         )
         func at(_ time: String) -> Int64 { Timestamp.parseRFC3339("2025-11-25T\(time)-05:00")! }
         func event(
@@ -69,7 +68,7 @@ struct StoreReportTests {
         let directory = try TemporaryDirectory()
         let store = try Self.makeStore(directory)
         let period = try #require(ReportPeriod.day("2025-11-25", zone: Self.zone))
-        let stats = try store.stats(since: period.since, until: period.until)
+        let stats = try store.stats(since: period.since, until: period.until, asOf: period.until + 3_600_000)
         let input = try ReportInput.load(from: store, period: period, generatedAt: period.until + 3_600_000)
         #expect(input.figures == stats)
         #expect(stats.prevented == 6 && stats.resolved == 2 && stats.failed == 1 && stats.open == 1)
@@ -109,7 +108,7 @@ struct StoreReportTests {
         let directory = try TemporaryDirectory()
         let store = try Self.makeStore(directory)
         let period = try #require(ReportPeriod.day("2025-11-25", zone: Self.zone))
-        let incidents = try ReportInput.incidents(store, since: period.since, until: period.until)
+        let incidents = try ReportInput.incidents(store, since: period.since, until: period.until, asOf: period.until)
         let run = AlertRun(
             templates: try ReportTemplates.builtIn(),
             mail: Fixtures.mail,

@@ -10,7 +10,7 @@ struct DemoTests {
         for _ in 0..<2 {
             let result = try SelfHealBinary.run(["demo", "--dir", demo])
             #expect(result.status == 0, "\(result.stderr)")
-            #expect(result.stdout.contains("accepted 3522, duplicates 0, rejected 0"))
+            #expect(result.stdout.contains("accepted 3523, duplicates 0, rejected 0"))
             #expect(result.stdout.contains("success rate   98.5 %"))
             #expect(result.stdout.contains("System Health: ❌ Action required"))
             for name in ["selfheal-daily-2025-11-25", "selfheal-weekly-2025-W47"] {

@@ -67,7 +67,8 @@ struct RealisticDayTests {
         #expect(ingest.status == 0)
         #expect(ingest.stdout.contains("accepted 29, duplicates 1, rejected 0"))
 
-        let range = ["--since", "2025-11-25", "--until", "2025-11-26", "--tz", "UTC"]
+        // Read as of midnight at the end of the day, as the day's report is.
+        let range = ["--since", "2025-11-25", "--until", "2025-11-26", "--tz", "UTC", "--as-of", "2025-11-26"]
         let listed = try SelfHealBinary.run(["incidents", "--format", "json"] + range + dir)
         #expect(listed.status == 0)
         let incidents = try #require(try Self.json(listed.stdout) as? [[String: Any]])
@@ -82,10 +83,18 @@ struct RealisticDayTests {
         #expect(incidents[1]["actions"] as? [String] == ["breaker.half_opened", "breaker.opened", "retry.attempt"])
         #expect(incidents[2]["incident"] as? String == "openai-outage")
         #expect(incidents[2]["failed_at"] as? String == "2025-11-25T15:00:07.000Z")
-        #expect(incidents[0]["title"] as? String == "pool.warning on db-pool")
+        #expect(incidents[0]["title"] as? String == "Connection pool warning on db-pool")
         #expect(incidents[0]["opened_at"] as? String == "2025-11-25T09:40:20.000Z")
         #expect(incidents[0]["resolved_at"] as? String == "2025-11-25T09:40:20.850Z")
         #expect(incidents[3]["resolved_at"] is NSNull)
+        #expect(incidents[3]["ended_at"] is NSNull)
+        #expect(incidents[3]["last_event_at"] as? String == "2025-11-25T23:58:00.000Z")
+
+        // Read now, the health check has been quiet for more than the quiet period (4 h): it went quiet at 03:58.
+        let today = try SelfHealBinary.run(["incidents", "--format", "json"] + range.dropLast(2) + dir)
+        let quiet = try #require(try Self.json(today.stdout) as? [[String: Any]])
+        #expect(quiet.map { $0["state"] as? String } == ["resolved", "resolved", "failed", "expired"])
+        #expect(quiet[3]["ended_at"] as? String == "2025-11-26T03:58:00.000Z")
 
         let table = try SelfHealBinary.run(["incidents"] + range + dir)
         #expect(table.stdout.contains("850 ms"))
@@ -112,7 +121,9 @@ struct RealisticDayTests {
             prevented["by_kind"] as? [String: Int]
                 == ["timeout.prevented": 1, "transition.blocked": 3, "ratelimit.throttled": 1]
         )
-        #expect(stats["incidents"] as? [String: Int] == ["total": 4, "resolved": 2, "failed": 1, "open": 1])
+        #expect(
+            stats["incidents"] as? [String: Int] == ["total": 4, "resolved": 2, "failed": 1, "open": 1, "expired": 0]
+        )
         #expect(stats["success_rate"] as? Double == 0.875)
         #expect(stats["mttr_ms"] as? Int == 2_525)
         #expect(stats["p50_recovery_ms"] as? Int == 850)

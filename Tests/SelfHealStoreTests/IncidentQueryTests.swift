@@ -1,12 +1,15 @@
 import SelfHealEvents
-import SelfHealStore
+@testable import SelfHealStore
 import Testing
 
 /// `incidents` ranges and filters, and `stats` figures (SPEC sections 5 and 7).
 @Suite struct IncidentQueryTests {
+    /// A quiet period longer than every life here (the quiet rule has its own tests).
+    static let longQuiet: Int64 = 30 * 24 * hourMs
+
     /// Incidents with known lives around the range [day + 10h, day + 14h).
     private func storeWithLives() throws -> TemporaryStore {
-        let test = try TemporaryStore()
+        let test = try TemporaryStore(quietPeriod: Self.longQuiet)
         let since = day + 10 * hourMs
         let until = day + 14 * hourMs
         try test.append(
@@ -155,7 +158,7 @@ import Testing
     }
 
     @Test func aStateChangeAfterOpeningMovesTheOpeningHoursCounters() throws {
-        let test = try TemporaryStore()
+        let test = try TemporaryStore(quietPeriod: Self.longQuiet)
         try test.append(incoming(.poolWarning, ts: day + 30 * 60_000))
         let monday = (since: day, until: day + 24 * hourMs)
         #expect(try test.store.stats(since: monday.since, until: monday.until).open == 1)

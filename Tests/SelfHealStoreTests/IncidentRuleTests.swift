@@ -1,5 +1,5 @@
 import SelfHealEvents
-import SelfHealStore
+@testable import SelfHealStore
 import Testing
 
 /// One test per row of the role table of SPEC section 5, and per edge of the rules.
@@ -15,7 +15,7 @@ import Testing
         #expect(incident.peakLevel == .warning)
         #expect(incident.actions == [])
         #expect(incident.component == "db-pool" && incident.incident == nil)
-        #expect(incident.title == "pool.warning on db-pool: Pool at 85%")
+        #expect(incident.title == "Connection pool warning on db-pool: Pool at 85%")
     }
 
     @Test func detectJoinsTheActiveIncident() throws {
@@ -124,7 +124,7 @@ import Testing
         #expect(incident.state == .failed)
         #expect(incident.openedAt == day + 42 && incident.failedAt == day + 42)
         #expect(incident.eventCount == 1)
-        #expect(incident.title == "retry.exhausted on db-pool: 3 attempts")
+        #expect(incident.title == "Retries exhausted on db-pool: 3 attempts")
     }
 
     @Test(arguments: [EventKind.timeoutPrevented, .transitionBlocked, .ratelimitThrottled, .batchCompleted])
@@ -220,9 +220,9 @@ import Testing
             incoming(.breakerOpened, ts: day, component: "openai", message: "5 failures in 10 s\nstack..."),
             incoming(.errorDetected, ts: day + 1, component: "openai", message: "later")
         )
-        #expect(try test.onlyIncident()?.title == "breaker.opened on openai: 5 failures in 10 s")
+        #expect(try test.onlyIncident()?.title == "Circuit breaker opened on openai: 5 failures in 10 s")
         try test.append(incoming(.healthDegraded, ts: day, component: "db"))
-        #expect(try test.store.allIncidents().last?.title == "health.degraded on db")
+        #expect(try test.store.allIncidents().last?.title == "Health degraded on db")
     }
 
     /// The first line of the message, up to CR or LF; a line of more than 160 bytes is cut to 159 characters and
@@ -233,14 +233,14 @@ import Testing
         let long = String(repeating: "b", count: 200)
         let accented = String(repeating: "é", count: 100)  // 200 bytes, 100 characters
         let cases: [(message: String?, title: String)] = [
-            ("first\r\nsecond", "pool.warning on c: first"),
-            ("\nafter an empty line", "pool.warning on c"),
-            ("", "pool.warning on c"),
-            (nil, "pool.warning on c"),
-            (exactly160 + "\nmore", "pool.warning on c: " + exactly160),
-            (long, "pool.warning on c: " + String(repeating: "b", count: 159) + "…"),
-            (accented, "pool.warning on c: " + String(repeating: "é", count: 100) + "…"),
-            ("ünïcödé 🚀 ok", "pool.warning on c: ünïcödé 🚀 ok"),
+            ("first\r\nsecond", "Connection pool warning on c: first"),
+            ("\nafter an empty line", "Connection pool warning on c"),
+            ("", "Connection pool warning on c"),
+            (nil, "Connection pool warning on c"),
+            (exactly160 + "\nmore", "Connection pool warning on c: " + exactly160),
+            (long, "Connection pool warning on c: " + String(repeating: "b", count: 159) + "…"),
+            (accented, "Connection pool warning on c: " + String(repeating: "é", count: 100) + "…"),
+            ("ünïcödé 🚀 ok", "Connection pool warning on c: ünïcödé 🚀 ok"),
         ]
         for (index, testCase) in cases.enumerated() {
             let test = try TemporaryStore()

@@ -5,8 +5,10 @@ import Testing
 
 @testable import SelfHealStore
 
-/// Migration 003 rebuilds the events and incidents tables with cheaper CHECKs, and 004 replaces the incidents'
-/// time index: a store made by an older version keeps every row, and ends with the same schema as a new store.
+/// Migration 003 rebuilds the events and incidents tables with cheaper CHECKs, 004 replaces the incidents' time
+/// index, and 005 (quiet incidents) replaces the projections, which the store then replays from the log: a store
+/// made by 0.1.0 keeps every event, ends with the same schema as a new store, and its projections equal a replay
+/// with the default quiet period.
 @Suite struct MigrationTests {
     /// A store as version 0.1.0 made it: migrations 001 and 002 only, with rows in every table.
     static func oldStore(_ path: String) throws {
@@ -75,12 +77,18 @@ import Testing
 
         let store = try EventStore(StoreConfiguration(path: old))
         #expect(try Self.rows(old, "events") == events)
-        #expect(try Self.rows(old, "incidents") == incidents)
+        // The hand-made projections of 0.1.0 are gone: what is there now is a replay of the log.
+        #expect(try Self.rows(old, "incidents") != incidents)
+        #expect(try store.quietPeriod() == QuietPeriod.defaultMilliseconds)
+        #expect(try store.projectionProgress() == (applied: 50, logEnd: 50))
+        #expect(try store.verify().isClean)
+        // Events 1 s apart on two sorts of keys: the component's and five incident keys.
+        #expect(try store.allIncidents(asOf: 0).count == 1 + 6)
         let fresh = directory.path + "/fresh.db"
         _ = try EventStore(StoreConfiguration(path: fresh))
         #expect(try Self.schema(old) == Self.schema(fresh))
-        // events: table, 2 indexes, 2 triggers; incidents: table, 2 indexes.
-        #expect(try Self.schema(old).count == 8)
+        // events: table, 2 indexes, 2 triggers; incidents: table, 3 indexes.
+        #expect(try Self.schema(old).count == 9)
 
         // The log goes on where it was: seq stays gapless, duplicates of old ids are still caught.
         let appended = try store.append([

@@ -1,6 +1,6 @@
 import GRDB
 import SelfHealEvents
-import SelfHealStore
+@testable import SelfHealStore
 import Synchronization
 import Testing
 
@@ -11,11 +11,12 @@ import Testing
     final class FailingProjection: Projection {
         let failNext = Mutex(false)
         func reset(_ db: Database) throws {}
-        func apply(_ events: EventBatch, _ db: Database) throws {
+        func apply(_ events: EventBatch, _ db: Database) throws -> [Int64] {
             if failNext.withLock({ $0 }) {
                 failNext.withLock { $0 = false }
                 throw StoreError("told to fail")
             }
+            return []
         }
     }
 

@@ -28,6 +28,8 @@ struct DemoCommand: AsyncParsableCommand {
     var dir: String = "selfheal-demo"
 
     static let markerFile = ".selfheal-demo"
+    /// The demo's reads are as of the end of its last day.
+    static let asOf = "2025-11-26T00:00:00Z"
 
     func run() async throws {
         try await reportingErrors {
@@ -46,13 +48,16 @@ struct DemoCommand: AsyncParsableCommand {
                 "   accepted \(reply.accepted), duplicates \(reply.duplicates), rejected \(reply.rejected); last seq \(reply.lastSeq)"
             )
 
-            let common = ["--data-dir", directory, "--tz", "UTC"]
+            // Read as of the end of the day, as a person reading them that midnight would.
+            let common = ["--data-dir", directory, "--tz", "UTC", "--as-of", Self.asOf]
             let day = ["--since", "2025-11-25", "--until", "2025-11-26"]
             say(
-                "\n2. Failed and open incidents of 2025-11-25 (all of them: selfheal incidents \(day.joined(separator: " ")) --data-dir \(directory) --tz UTC):\n"
+                "\n2. Failed, open and quiet incidents of 2025-11-25, as of midnight (all of them: selfheal incidents \((day + common).joined(separator: " "))):\n"
             )
             try await IncidentsCommand.parse(["--state", "failed"] + day + common).run()
             try await IncidentsCommand.parse(["--state", "open"] + day + common).run()
+            say("\n   Went quiet without a recovery signal (nothing heard for the quiet period, 4 h):\n")
+            try await IncidentsCommand.parse(["--state", "expired"] + day + common).run()
             say(
                 "\n   09:40, the dashboard that exhausted the connection pool, and the API that answered HTML meanwhile:\n"
             )
@@ -67,8 +72,8 @@ struct DemoCommand: AsyncParsableCommand {
                 "\nDone in \(elapsed.components.seconds).\(String(format: "%02d", elapsed.components.attoseconds / 10_000_000_000_000_000)) s. Explore:"
             )
             say("  selfheal events --data-dir \(directory) --since 2025-11-25T09:40:00Z --until 2025-11-25T09:41:00Z")
-            say("  selfheal incidents --data-dir \(directory) --since 2025-11-17 --until 2025-11-26 --tz UTC")
-            say("  selfheal stats --data-dir \(directory) --since 2025-11-17 --until 2025-11-24 --format json")
+            say("  selfheal incidents --data-dir \(directory) --since 2025-11-17 --until 2025-11-26 --tz UTC --as-of \(Self.asOf)")
+            say("  selfheal stats --data-dir \(directory) --since 2025-11-17 --until 2025-11-24 --format json --as-of \(Self.asOf)")
         }
     }
 

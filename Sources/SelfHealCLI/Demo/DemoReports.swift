@@ -9,7 +9,7 @@ extension DemoCommand {
         guard let utc = TimeZone(identifier: "UTC"), let day = ReportPeriod.day("2025-11-25", zone: utc),
             let week = ReportPeriod.week("2025-W47", zone: utc)
         else { throw CLIError("the demo's report periods are invalid") }
-        let store = try LocationOptions.parse(["--data-dir", directory]).openStoreForFigures()
+        let store = try LocationOptions.parse(["--data-dir", directory]).openStore()
         let templates = try ReportTemplates(directory: nil)
         let output = directory + "/reports"
         say("\n4. The daily report of 2025-11-25 and the weekly report of week 47, ready to send:\n")

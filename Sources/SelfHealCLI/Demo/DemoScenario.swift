@@ -141,14 +141,14 @@ struct DemoScenario {
         emit(
             start,
             "health.degraded",
-            "health",
+            "search",
             message: "search responding slowly",
             attrs: #"{"check":"search","response_ms":2300}"#
         )
         emit(
             start + Int64(random.next(in: 20_000...240_000)),
             "health.recovered",
-            "health",
+            "search",
             attrs: #"{"check":"search"}"#
         )
     }
@@ -295,6 +295,15 @@ struct DemoScenario {
                     #"{"entity":"message","id":"\#(id)","from":"PROMOTED","to":"SPAM_REVIEW","operation":"capture-spam"}"#
             )
         }
+        // 11:02 The mail relay refuses a notification; the sender logs it and nothing else, so the incident goes
+        // quiet: after the quiet period (4 h) it shows as expired, outcome unknown.
+        emit(
+            at(11, 2, 31),
+            "error.detected",
+            "smtp-relay",
+            message: "421 Service not available: notification not sent",
+            attrs: #"{"status":421,"error":"connection refused by relay","transient":true}"#
+        )
         // 15:00 The transcription provider stays down: retries exhausted, someone has to act.
         let key = #""incident":"openai-outage-1125""#
         for attempt in 1...3 {
@@ -318,7 +327,7 @@ struct DemoScenario {
         emit(
             at(23, 58, 0),
             "health.degraded",
-            "health",
+            "search",
             message: "search responding in 2.3 s",
             attrs: #"{"check":"search","response_ms":2300}"#
         )

@@ -1,0 +1,97 @@
+import SelfHealEvents
+
+/// An incident as the store holds it, while the rules work on it (``Incident`` is what a read shows).
+struct IncidentRecord: Equatable, Sendable {
+    var id: Int64
+    var key: IncidentKey
+    var component: String
+    var kind: String
+    var title: String
+    /// As the store holds it: `open` or `failed` while active; `expired`, `resolved` or `failed` once ended.
+    var state: IncidentState
+    var peakLevel: EventLevel
+    var openedAt: Int64
+    /// The greatest ts of its events.
+    var lastEventAt: Int64
+    var resolvedAt: Int64?
+    var failedAt: Int64?
+    /// When the store ended it: the recover event's ts, or `lastEventAt + Q` when a later event found it
+    /// quiet; nil while active.
+    var endedAt: Int64?
+    var eventCount: Int64
+    var actions: ActionSet
+    var firstSeq: Int64
+    var lastSeq: Int64
+
+    var recoveryMs: Int64? { resolvedAt.map { max(0, $0 - openedAt) } }
+
+    /// Whether the store holds it active (its key's current incident).
+    var isActive: Bool { endedAt == nil }
+
+    /// The longest an incident of each span class lasts (class 3: longer, or not ended).
+    static let spanBounds: [Int64] = [60_000, 3_600_000, 86_400_000]
+
+    /// The `span_class` column: how long it lasted until the store ended it, 0 at most a minute, 1 at most an
+    /// hour, 2 at most a day, 3 longer or not ended.
+    var spanClass: Int64 {
+        guard let endedAt else { return 3 }
+        let span = endedAt - openedAt
+        return Int64(Self.spanBounds.firstIndex { span <= $0 } ?? 3)
+    }
+
+    /// The incident as a read shows it as of `asOf` (SPEC section 5, quiet incidents): a non-resolved incident
+    /// is ended (`expired`, or `failed`) exactly when `lastEventAt + quietPeriod <= asOf`, whether or not a
+    /// later event has ended it in the store; otherwise it is active (`open` or `failed`).
+    func shown(asOf: Int64, quietPeriod: Int64) -> Incident {
+        var state = self.state
+        var ended: Int64?
+        if let resolvedAt {
+            ended = resolvedAt
+        } else if lastEventAt + quietPeriod <= asOf {
+            ended = lastEventAt + quietPeriod
+            if state == .open { state = .expired }
+        } else if state == .expired {
+            state = .open
+        }
+        return Incident(
+            id: id,
+            service: key.service,
+            component: component,
+            incident: key.byIncident ? key.name : nil,
+            kind: kind,
+            title: title,
+            state: state,
+            peakLevel: peakLevel,
+            openedAt: openedAt,
+            lastEventAt: lastEventAt,
+            resolvedAt: resolvedAt,
+            failedAt: failedAt,
+            endedAt: ended,
+            eventCount: eventCount,
+            actions: actions.sorted,
+            firstSeq: firstSeq,
+            lastSeq: lastSeq
+        )
+    }
+
+    /// Readable text from the first event, in words per kind: "Connection pool warning on db-pool", with the
+    /// message's first line after a colon ("Retries on openai: 503 from upstream"); a line of more than 160
+    /// bytes is cut to 159 characters and an ellipsis.
+    static func title(kind: EventKind, component: String, message: String?) -> String {
+        var title = kind.incidentTitlePrefix
+        title.reserveCapacity(title.utf8.count + component.utf8.count + 2 + min(message?.utf8.count ?? 0, 162))
+        title += " "
+        title += component
+        guard let message else { return title }
+        let line = message.prefix { !$0.isNewline }
+        guard !line.isEmpty else { return title }
+        title += ": "
+        if line.utf8.count > 160 {
+            title += line.prefix(159)
+            title += "…"
+        } else {
+            title += line
+        }
+        return title
+    }
+}

@@ -1,0 +1,65 @@
+import GRDB
+import SelfHealEvents
+
+extension EventStore {
+    /// How far the projections are behind the log: the seq they reflect and the log's last seq.
+    public func projectionProgress() throws(StoreError) -> (applied: Int64, logEnd: Int64) {
+        do {
+            return try database.read { db in
+                let applied = try Int64.fetchOne(db, sql: "SELECT last_seq FROM projection_state WHERE id = 1") ?? 0
+                let end = try Int64.fetchOne(db, sql: "SELECT max(seq) FROM events") ?? 0
+                return (applied, end)
+            }
+        } catch {
+            throw StoreError.wrapping(error, "cannot read the event store")
+        }
+    }
+
+    /// Events with seq in `(after, through]`, at most `limit`, in seq order, with the fields the projections
+    /// read (no attrs, peer or receive time).
+    static func projectionEvents(_ db: Database, after: Int64, through: Int64, limit: Int) throws -> [StoredEvent] {
+        let statement = try FastStatement(
+            db,
+            sql: """
+                SELECT seq, ts, service, component, kind, level, message, incident FROM events
+                WHERE seq > ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3
+                """
+        )
+        statement.bind(1, after)
+        statement.bind(2, through)
+        statement.bind(3, Int64(limit))
+        var events: [StoredEvent] = []
+        events.reserveCapacity(min(limit, 20_000))
+        var kinds: [String: EventKind] = [:]
+        while try statement.step() {
+            let seq = statement.int64(0)
+            let kindName = statement.string(4)
+            let kind: EventKind
+            if let known = kinds[kindName] {
+                kind = known
+            } else {
+                guard let parsed = EventKind(name: kindName) else {
+                    throw StoreError("event \(seq) has unknown kind \(kindName)")
+                }
+                kinds[kindName] = parsed
+                kind = parsed
+            }
+            let levelName = statement.string(5)
+            guard let level = EventLevel(name: levelName) else {
+                throw StoreError("event \(seq) has unknown level \(levelName)")
+            }
+            let timestamp = statement.int64(1)
+            let event = Event(
+                service: statement.string(2),
+                kind: kind,
+                component: statement.string(3),
+                timestamp: timestamp,
+                level: level,
+                message: statement.optionalString(6),
+                incident: statement.optionalString(7)
+            )
+            events.append(StoredEvent(seq: seq, timestamp: timestamp, receivedAt: timestamp, event: event, peer: nil))
+        }
+        return events
+    }
+}
