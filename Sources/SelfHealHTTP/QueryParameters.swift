@@ -64,9 +64,12 @@ struct QueryParameters: Sendable {
             )
         }
         if let duplicate { throw APIError(.badRequest, "parameter \"\(duplicate)\" is given more than once") }
+        if let empty = order.first(where: { values[$0]?.isEmpty ?? false }) {
+            throw APIError(.badRequest, "parameter \"\(empty)\" is empty; leave it out for its default")
+        }
     }
 
-    /// A parameter's value; an empty value counts as absent.
+    /// A parameter's value (``allow(_:)`` has refused empty ones).
     func value(_ name: String) -> String? {
         guard let value = values[name], !value.isEmpty else { return nil }
         return value
