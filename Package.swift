@@ -125,6 +125,7 @@ let package = Package(
                 "SelfHealing",
                 "SelfHealStore",
                 "SelfHealServer",
+                "SelfHealHTTP",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
