@@ -6,6 +6,8 @@ import Synchronization
 /// events for clients that reconnect with `Last-Event-ID`, and is handed to each client through a buffer of
 /// ``HTTPConfiguration/streamBuffer`` events. A client whose buffer is full is dropped (its stream ends; it
 /// reconnects and catches up from the ring), so a slow client never slows the writer or the other clients.
+/// With no client for a minute the publisher stops reading changes (ingest then pays nothing for the stream);
+/// ids given before that gap get a snapshot.
 final class EventHub: Sendable {
     private struct State {
         var next: Int64 = 1
@@ -13,6 +15,12 @@ final class EventHub: Sendable {
         var historyStart = 0
         var clients: [Int: AsyncStream<String>.Continuation] = [:]
         var nextClient = 0
+        /// The first event number after the last gap (changes not published): ids before it cannot replay.
+        var replayableFrom: Int64 = 0
+        /// When the last client left, while none is connected; nil while one is, and before the first.
+        var emptySince: ContinuousClock.Instant?
+        /// Whether a client ever connected to this daemon (before, no id of its run exists).
+        var everWatched = false
     }
 
     private let state = Mutex(State())
@@ -74,17 +82,38 @@ final class EventHub: Sendable {
             let key = state.nextClient
             state.nextClient += 1
             state.clients[key] = continuation
+            state.emptySince = nil
+            state.everWatched = true
             guard let lastEventID else { return (nil, key) }
             let ordered = state.history[state.historyStart...] + state.history[..<state.historyStart]
             guard let number = eventNumber(lastEventID), let oldest = ordered.first?.number,
-                number >= oldest - 1, number < state.next
+                number >= oldest - 1, number >= state.replayableFrom, number < state.next
             else { return (nil, key) }
             return (ordered.filter { $0.number > number }.map(\.text), key)
         }
         continuation.onTermination = { [weak self] _ in
-            _ = self?.state.withLock { $0.clients.removeValue(forKey: key) }
+            self?.state.withLock { state in
+                state.clients.removeValue(forKey: key)
+                if state.clients.isEmpty { state.emptySince = .now }
+            }
         }
         return (replay, stream)
+    }
+
+    /// Whether anyone may still ask for the next events: a client is connected, or the last one left less than
+    /// `grace` ago (it may reconnect with its `Last-Event-ID`). When not, the publisher skips its queries and
+    /// calls ``markGap()``.
+    func isWatched(grace: Duration) -> Bool {
+        state.withLock { state in
+            guard state.everWatched else { return false }
+            guard let emptySince = state.emptySince else { return true }
+            return ContinuousClock.now - emptySince < grace
+        }
+    }
+
+    /// Changes went unpublished: a `Last-Event-ID` from before now gets a snapshot, not a replay.
+    func markGap() {
+        state.withLock { $0.replayableFrom = $0.next }
     }
 
     /// Ends every client's stream (graceful shutdown).

@@ -60,6 +60,8 @@ struct StreamPublisher: Service {
     let queries: Queries
     let changes: PendingChanges
     let logger: Logger
+    /// How long after the last client left the changes are still published (for reconnections).
+    static let grace: Duration = .seconds(60)
 
     func run() async throws {
         let start = try? await NIOThreadPool.singleton.runIfActive { [queries] in try queries.lastSeq() }
@@ -79,6 +81,10 @@ struct StreamPublisher: Service {
         for await _ in changes.wakes {
             let ids = changes.take()
             guard !ids.isEmpty else { continue }
+            guard hub.isWatched(grace: Self.grace) else {
+                hub.markGap()
+                continue
+            }
             do {
                 let changed = try await NIOThreadPool.singleton.runIfActive { [queries] in
                     try queries.incidents(ids: ids, now: WallClock.millis())
@@ -100,7 +106,7 @@ struct StreamPublisher: Service {
             ticks += 1
             if ticks % 8 == 0 { hub.keepAlive() }
             let last = changes.lastSeq
-            guard last != published else { continue }
+            guard last != published, hub.isWatched(grace: Self.grace) else { continue }
             published = last
             do {
                 let stats = try await NIOThreadPool.singleton.runIfActive { [queries] in

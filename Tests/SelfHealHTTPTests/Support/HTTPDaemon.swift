@@ -14,6 +14,12 @@ final class ScratchDirectory: Sendable {
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     }
 
+    /// A directory at a given path (created), removed when released.
+    init(at path: String) throws {
+        self.path = path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
     func file(_ name: String) -> String { (path as NSString).appendingPathComponent(name) }
 
     deinit { try? FileManager.default.removeItem(atPath: path) }
