@@ -19,6 +19,12 @@ let package = Package(
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
         // SHA-256 of the log's hash chain (tamper evidence).
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        // The HTTP side (SelfHealHTTP only): no traits, so swift-configuration is not built.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        // The HTTP tests read schema/openapi.yaml.
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // The event model: fields, vocabulary, roles, decoding and encoding of wire lines. No I/O.
@@ -47,12 +53,29 @@ let package = Package(
             ],
             plugins: ["EmbedFiles"]
         ),
-        // The daemon: socket, framing, batching, group commit, shutdown.
+        // The HTTP API: routes, access, ingest bodies, server-sent events, Prometheus metrics.
+        .target(
+            name: "SelfHealHTTP",
+            dependencies: [
+                "SelfHealEvents",
+                "SelfHealStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The daemon: socket, framing, batching, group commit, shutdown; composes the HTTP side.
         .target(
             name: "SelfHealServer",
             dependencies: [
                 "SelfHealEvents",
                 "SelfHealStore",
+                "SelfHealHTTP",
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -91,6 +114,7 @@ let package = Package(
                 "SelfHealStore",
                 "SelfHealReports",
                 "SelfHealServer",
+                "SelfHealHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -103,6 +127,7 @@ let package = Package(
                 "SelfHealing",
                 "SelfHealStore",
                 "SelfHealServer",
+                "SelfHealHTTP",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
@@ -144,6 +169,14 @@ let package = Package(
             name: "SelfHealCLITests",
             dependencies: [
                 "SelfHealCLI", "SelfHealEvents", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // The HTTP API over real HTTP against a real `selfheal serve --http` process.
+        .testTarget(
+            name: "SelfHealHTTPTests",
+            dependencies: [
+                "SelfHealEvents", "SelfHealHTTP", "SelfHealing", "selfheal",
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
         .testTarget(

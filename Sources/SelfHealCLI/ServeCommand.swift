@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import SelfHealEvents
+import SelfHealHTTP
 import SelfHealServer
 import SelfHealStore
 
@@ -14,11 +15,18 @@ struct ServeCommand: AsyncParsableCommand {
             SIGTERM or SIGINT stop it cleanly: it stops taking connections, commits every complete line it has \
             read, answers pending syncs and exits 0.
 
+            --http serves the HTTP API (queries, /metrics, /healthz, the stream) on ADDR:PORT; port 0 lets the \
+            system choose, and DATA_DIR/http.address holds the bound address while it listens. Ingest over HTTP \
+            (POST /api/v1/events) and any address beyond loopback need --http-token-file: one token a line, # \
+            comments; clients send Authorization: Bearer TOKEN (or Basic with the token as the password).
+
             Examples:
               selfheal serve
               selfheal serve --data-dir /var/lib/selfheal --socket /run/selfheal.sock --socket-mode 0666
-              selfheal serve --durability normal
+              selfheal serve --durability normal --quiet-period 2h
               selfheal serve --allow-uid 1000,1001 --allow-gid 998
+              selfheal serve --http 127.0.0.1:8470
+              selfheal serve --http 0.0.0.0:8470 --http-token-file /etc/selfheal/tokens
             """
     )
 
@@ -32,6 +40,12 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
+
+    @Option(help: "Serve the HTTP API on ADDR:PORT, e.g. 127.0.0.1:8470 (default off).")
+    var http: String?
+
+    @Option(help: "The tokens of the HTTP API, one a line; needed for HTTP ingest and non-loopback addresses.")
+    var httpTokenFile: String?
 
     @Option(
         help: """
@@ -73,6 +87,20 @@ struct ServeCommand: AsyncParsableCommand {
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
         }
+        if let http {
+            do { _ = try ListenAddress(parsing: http) } catch { throw ValidationError(error.message) }
+        } else if httpTokenFile != nil {
+            throw ValidationError("--http-token-file needs --http ADDR:PORT")
+        }
+    }
+
+    /// The HTTP side's settings, the token file read; nil without `--http`.
+    func httpConfiguration() throws -> HTTPConfiguration? {
+        guard let http else { return nil }
+        let tokens = try httpTokenFile.map { path throws(HTTPSetupError) in try AccessTokens(contentsOfFile: path) }
+        let settings = HTTPConfiguration(address: try ListenAddress(parsing: http), tokens: tokens ?? AccessTokens())
+        try settings.validate()
+        return settings
     }
 
     func run() async throws {
@@ -85,7 +113,8 @@ struct ServeCommand: AsyncParsableCommand {
                 socketPath: location.socketPath,
                 socketMode: UInt16(socketMode, radix: 8) ?? 0o660,
                 durability: durability,
-                quietPeriod: try quietPeriod.map(parseQuietPeriod)
+                quietPeriod: try quietPeriod.map(parseQuietPeriod),
+                http: try httpConfiguration()
             )
             configuration.peerPolicy = try peerPolicy()
             try await Daemon.run(configuration, logger: logger)

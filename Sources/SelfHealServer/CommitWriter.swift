@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import SelfHealEvents
+import SelfHealHTTP
 import SelfHealStore
 import ServiceLifecycle
 import Synchronization
@@ -15,14 +16,20 @@ final class ConnectionLedger: Sendable {
     let counts = Mutex(Counts())
 }
 
+/// The answer to a sync: whether the commit succeeded, and the reply line.
+struct SyncAnswer: Sendable {
+    var ok: Bool
+    var line: ByteBuffer
+}
+
 /// A `{"op":"sync"}` waiting for the commit that holds every line before it.
 struct SyncRequest: Sendable {
     /// Lines rejected on the connection so far.
     var rejected: Int
     /// The lines rejected since the previous sync (at most 100).
     var errors: [(line: Int, error: String)]
-    /// Fulfilled with the reply line once committed.
-    var reply: EventLoopPromise<ByteBuffer>
+    /// Fulfilled with the reply once committed.
+    var reply: EventLoopPromise<SyncAnswer>
 }
 
 /// Work for the writer from one connection: events and rejects to commit, then maybe a sync to answer.
@@ -31,6 +38,8 @@ struct Submission: Sendable {
     var events: [IncomingEvent]
     var rejects: [RejectedLine]
     var sync: SyncRequest?
+    /// Where the lines came from, for the metrics.
+    var transport: Transport = .socket
 
     var weight: Int { max(1, events.count + rejects.count) }
 }
@@ -41,6 +50,8 @@ struct CommitWriter: Service {
     let store: EventStore
     let queue: BoundedQueue<Submission>
     let logger: Logger
+    /// Hears every commit (the HTTP side: health, metrics, stream); nil without `--http`.
+    var observer: (any CommitObserver)? = nil
 
     func run() async throws {
         await withTaskCancellationHandler {
@@ -63,6 +74,7 @@ struct CommitWriter: Service {
             events.append(contentsOf: submission.events)
             rejects.append(contentsOf: submission.rejects)
         }
+        let started = ContinuousClock.now
         let outcome: Result<AppendResult, StoreError>
         if events.isEmpty && rejects.isEmpty {
             outcome = Result { () throws(StoreError) in AppendResult(seqs: [], lastSeq: try store.lastSeq()) }
@@ -73,6 +85,7 @@ struct CommitWriter: Service {
                 outcome = .failure(error)
             }
         }
+        if let observer { report(outcome, batch, events: events, since: started, to: observer) }
         switch outcome {
         case .success(let result):
             var offset = 0
@@ -86,7 +99,9 @@ struct CommitWriter: Service {
                     return counts
                 }
                 if let sync = submission.sync {
-                    sync.reply.succeed(Self.syncReply(counts, sync: sync, lastSeq: result.lastSeq))
+                    sync.reply.succeed(
+                        SyncAnswer(ok: true, line: Self.syncReply(counts, sync: sync, lastSeq: result.lastSeq))
+                    )
                 }
             }
         case .failure(let error):
@@ -95,8 +110,7 @@ struct CommitWriter: Service {
                 metadata: ["error": "\(error.message)", "events": "\(events.count)", "rejects": "\(rejects.count)"]
             )
             for submission in batch {
-                guard let sync = submission.sync else { continue }
-                sync.reply.succeed(ByteBuffer(string: SyncReply(failure: error.message).json + "\n"))
+                submission.sync?.reply.succeed(SyncAnswer(ok: false, line: IngestServer.failedSync(error.message)))
             }
         }
     }
@@ -110,5 +124,40 @@ struct CommitWriter: Service {
             errors: sync.errors.map { SyncReply.LineFailure(line: $0.line, error: $0.error) }
         )
         return ByteBuffer(string: reply.json + "\n")
+    }
+
+    /// Tells the observer what the commit did, per transport.
+    private func report(
+        _ outcome: Result<AppendResult, StoreError>,
+        _ batch: [Submission],
+        events: [IncomingEvent],
+        since started: ContinuousClock.Instant,
+        to observer: any CommitObserver
+    ) {
+        let duration = ContinuousClock.now - started
+        guard case .success(let result) = outcome else {
+            if case .failure(let error) = outcome { observer.commitFailed(error.message, duration: duration) }
+            return
+        }
+        var counts: [Transport: (accepted: Int, duplicates: Int, rejected: Int)] = [:]
+        var offset = 0
+        for submission in batch {
+            var count = counts[submission.transport] ?? (0, 0, 0)
+            let stored = result.seqs[offset..<(offset + submission.events.count)].reduce(0) { $0 + ($1 == nil ? 0 : 1) }
+            count.accepted += stored
+            count.duplicates += submission.events.count - stored
+            count.rejected += submission.rejects.count
+            offset += submission.events.count
+            counts[submission.transport] = count
+        }
+        observer.committed(
+            CommitReport(
+                duration: duration,
+                events: events.count,
+                counts: counts,
+                lastSeq: result.lastSeq,
+                changedIncidents: result.changedIncidents
+            )
+        )
     }
 }

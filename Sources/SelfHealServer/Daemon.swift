@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import SelfHealHTTP
 import SelfHealStore
 import ServiceLifecycle
 import UnixSignals
@@ -38,12 +39,37 @@ public enum Daemon {
             throw error
         }
         let queue = BoundedQueue<Submission>(capacity: configuration.queueCapacity)
-        let writer = CommitWriter(store: store, queue: queue, logger: logger)
-        let server = IngestServer(configuration: configuration, group: group, queue: queue, logger: logger)
-        // Graceful shutdown runs in reverse order: the server drains its connections, then the writer commits.
+        var writer = CommitWriter(store: store, queue: queue, logger: logger)
+        var server = IngestServer(configuration: configuration, group: group, queue: queue, logger: logger)
+        let http: HTTPAPI?
+        do {
+            http = try configuration.http.map { settings throws(any Error) in
+                try HTTPAPI(
+                    configuration: settings,
+                    store: try EventStore(StoreConfiguration(path: configuration.databasePath, readOnly: true)),
+                    writer: HTTPIngestBridge(queue: queue, eventLoop: group.next()),
+                    metrics: DaemonMetrics(serviceLimit: settings.metricServiceLimit),
+                    queueDepth: { queue.depth },
+                    addressFile: configuration.httpAddressPath,
+                    eventLoopGroup: group,
+                    logger: logger
+                )
+            }
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        writer.observer = http
+        if let metrics = http?.metrics {
+            server.connectionOpened = { metrics.connection(.socket, opened: $0) }
+        }
+        defer { http?.stopped() }
+        // Graceful shutdown runs in reverse order: HTTP answers its requests (ingest bodies are committed), the
+        // socket server drains its connections, then the writer commits what is left.
         let services = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [.init(service: writer), .init(service: server)],
+                services: [.init(service: writer), .init(service: server)]
+                    + (http.map { [.init(service: $0.service)] } ?? []),
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )

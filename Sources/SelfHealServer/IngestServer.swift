@@ -65,6 +65,8 @@ struct IngestServer: Service {
     let queue: BoundedQueue<Submission>
     let logger: Logger
     let registry = ConnectionRegistry()
+    /// Told when a connection opens (true) and closes (false), for the metrics; nil without `--http`.
+    var connectionOpened: (@Sendable (Bool) -> Void)? = nil
 
     func run() async throws {
         let registry = registry
@@ -155,6 +157,8 @@ struct IngestServer: Service {
             try? await connection.channel.executeThenClose { _, outbound in try await outbound.write(refusal) }
             return
         }
+        connectionOpened?(true)
+        defer { connectionOpened?(false) }
         let eventLoop = connection.channel.channel.eventLoop
         let replies = BoundedQueue<EventLoopFuture<ByteBuffer>>(capacity: configuration.pendingRepliesPerConnection)
         do {
@@ -200,7 +204,7 @@ struct IngestServer: Service {
             events = []
             rejects = []
             if !(await queue.push(submission, weight: submission.weight)) {
-                sync?.reply.succeed(Self.failedSync("the daemon is shutting down"))
+                sync?.reply.succeed(SyncAnswer(ok: false, line: Self.failedSync("the daemon is shutting down")))
             }
         }
 
@@ -216,10 +220,10 @@ struct IngestServer: Service {
                     rejected += 1
                     if errorsSinceSync.count < 100 { errorsSinceSync.append((line, error)) }
                 case .control(.sync):
-                    let promise = eventLoop.makePromise(of: ByteBuffer.self)
+                    let promise = eventLoop.makePromise(of: SyncAnswer.self)
                     await submit(sync: SyncRequest(rejected: rejected, errors: errorsSinceSync, reply: promise))
                     errorsSinceSync = []
-                    _ = await replies.push(promise.futureResult)
+                    _ = await replies.push(promise.futureResult.map(\.line))
                 case .control(.ping):
                     let pong = PongReply(version: SelfHealVersion.current).json + "\n"
                     _ = await replies.push(eventLoop.makeSucceededFuture(ByteBuffer(string: pong)))

@@ -1,4 +1,5 @@
 import NIOCore
+import SelfHealHTTP
 import SelfHealStore
 
 /// Settings of the daemon, with documented defaults.
@@ -24,6 +25,8 @@ public struct ServerConfiguration: Sendable {
     public var projections: Bool
     /// Who may write (`--allow-uid`, `--allow-gid`). Default: anyone who can open the socket.
     public var peerPolicy = PeerPolicy()
+    /// The HTTP side (`--http`); nil: off. Default: off.
+    public var http: HTTPConfiguration?
 
     /// Creates a configuration with the documented defaults.
     public init(
@@ -35,7 +38,8 @@ public struct ServerConfiguration: Sendable {
         pendingRepliesPerConnection: Int = 256,
         threads: Int = System.coreCount,
         quietPeriod: Int64? = nil,
-        projections: Bool = true
+        projections: Bool = true,
+        http: HTTPConfiguration? = nil
     ) {
         self.dataDirectory = dataDirectory
         self.socketPath = socketPath ?? ServerConfiguration.defaultSocketPath(dataDirectory: dataDirectory)
@@ -46,11 +50,17 @@ public struct ServerConfiguration: Sendable {
         self.threads = threads
         self.quietPeriod = quietPeriod
         self.projections = projections
+        self.http = http
     }
 
     /// `DATA_DIR/ingest.sock`.
     public static func defaultSocketPath(dataDirectory: String) -> String {
         dataDirectory.hasSuffix("/") ? dataDirectory + "ingest.sock" : dataDirectory + "/ingest.sock"
+    }
+
+    /// `DATA_DIR/http.address`: the HTTP side's bound `host:port` while it listens.
+    public var httpAddressPath: String {
+        dataDirectory.hasSuffix("/") ? dataDirectory + "http.address" : dataDirectory + "/http.address"
     }
 
     /// `DATA_DIR/events.db`.

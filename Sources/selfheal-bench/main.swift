@@ -5,6 +5,7 @@ import Foundation
 // Each benchmark prints a table of medians; see the README for the figures we measured.
 
 let benchmarks: [String: ([String]) async throws -> Void] = [
+    "http": HTTPBenchmark.run,
     "ingest": IngestBenchmark.run,
     "keys": KeysBenchmark.run,
     "memory": MemoryBenchmark.run,

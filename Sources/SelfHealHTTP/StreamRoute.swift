@@ -1,0 +1,34 @@
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+extension APIResponder {
+    /// `GET /api/v1/stream`: with a `Last-Event-ID` the ring still holds, the events after it, else a snapshot
+    /// (the active incidents and the last 24 hours' figures, without ids); then the live events.
+    func stream(_ request: Request, _ query: QueryParameters) async throws -> Response {
+        try query.allow([])
+        let lastEventID = request.headers[HTTPField.Name("Last-Event-ID")!]
+        let (replay, live) = hub.subscribe(lastEventID: lastEventID)
+        var first = ["retry: 2000\n\n"]
+        if let replay {
+            first += replay
+        } else {
+            let now = WallClock.millis()
+            let snapshot = try await offLoop { [queries] in
+                (try queries.activeIncidents(now: now), try queries.lastDayStats(now: now))
+            }
+            first += snapshot.0.map { "event: incident\ndata: \($0.json)\n\n" }
+            first.append("event: stats\ndata: \(snapshot.1)\n\n")
+        }
+        let opening = first
+        return Response(
+            status: .ok,
+            headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
+            body: ResponseBody { writer in
+                try await writer.write(ByteBuffer(string: opening.joined()))
+                for await text in live { try await writer.write(ByteBuffer(string: text)) }
+                try await writer.finish(nil)
+            }
+        )
+    }
+}
