@@ -174,6 +174,10 @@ let package = Package(
             dependencies: [
                 "SelfHealing", "SelfHealingHummingbird",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
             path: "Benchmarks/selfheal-lib-bench"
         ),
@@ -204,7 +208,7 @@ let package = Package(
             name: "SelfHealServerTests",
             dependencies: [
                 "SelfHealEvents", "SelfHealing", "SelfHealingTesting", "SelfHealStore", "SelfHealServer", "SelfHealCLI",
-                "selfheal",
+                "selfheal", "selfheal-service-example",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
