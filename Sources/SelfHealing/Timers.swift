@@ -72,6 +72,8 @@ final class DeadlineThread: Sendable {
         var heap: [Entry] = []
         var sequence: UInt64 = 0
         var running = false
+        /// The heap size at which cancelled timers (calls that answered in time) are swept out.
+        var compactAt = 4_096
     }
 
     static let shared = DeadlineThread()
@@ -85,6 +87,12 @@ final class DeadlineThread: Sendable {
             state.sequence &+= 1
             let earliest = state.heap.first?.deadline
             Self.push(Entry(deadline: deadline, sequence: state.sequence, timer: timer, action: action), &state.heap)
+            if state.heap.count >= state.compactAt {
+                // Most timers are cancelled long before their deadline: sweep them out now and then (a sorted
+                // array is a valid heap), so memory follows the calls in flight, not the calls made.
+                state.heap = state.heap.filter { !$0.timer.isCancelled }.sorted(by: Self.before)
+                state.compactAt = max(4_096, state.heap.count * 2)
+            }
             let start = !state.running
             state.running = true
             return (start, earliest.map { deadline < $0 } ?? true)

@@ -122,6 +122,21 @@ import Testing
         #expect(sink.events[1].timestamp == clock.startEpochMilliseconds + 2_000)
     }
 
+    @Test func onTheContinuousClockTheSharedTimerThreadFiresTheDeadline() async throws {
+        let (reporter, sink) = recordingReporter("search")
+        // Thousands of calls in time leave no timer behind to fire (generous: the machine is shared)...
+        let roomy = Timeout(.seconds(5), reporter: reporter)
+        for index in 0..<5_000 { #expect(try await roomy.run { index } == index) }
+        // ...and a hung call is cut at its deadline.
+        let timeout = Timeout(.milliseconds(20), reporter: reporter)
+        let start = ContinuousClock.now
+        await #expect(throws: TimeoutError.self) {
+            try await timeout.run { try await Task.sleep(for: .seconds(3_600)) }
+        }
+        #expect(start.duration(to: .now) < .seconds(5))
+        #expect(sink.kinds == ["timeout.fired"])
+    }
+
     @Test func perAttemptTimeoutsComposeWithRetryAndTheBreaker() async throws {
         let clock = ManualClock()
         let sink = RecordingEventSink()
