@@ -7,6 +7,8 @@ let package = Package(
         .executable(name: "selfheal", targets: ["selfheal"]),
         .library(name: "SelfHealing", targets: ["SelfHealing"]),
         .library(name: "SelfHealingTesting", targets: ["SelfHealingTesting"]),
+        .library(name: "SelfHealingHummingbird", targets: ["SelfHealingHummingbird"]),
+        .library(name: "SelfHealingPostgres", targets: ["SelfHealingPostgres"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
@@ -19,10 +21,14 @@ let package = Package(
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
         // SHA-256 of the log's hash chain (tamper evidence).
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
-        // The HTTP side (SelfHealHTTP only): no traits, so swift-configuration is not built.
+        // HTTP (SelfHealHTTP, and the SelfHealingHummingbird integration); no traits, so swift-configuration is
+        // not built.
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        // PostgreSQL (the SelfHealingPostgres integration).
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         // The HTTP tests read schema/openapi.yaml.
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
@@ -35,12 +41,32 @@ let package = Package(
             dependencies: [
                 "SelfHealEvents",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // Hummingbird 2: a middleware applying a pipeline per route, load shedding, the health route.
+        .target(
+            name: "SelfHealingHummingbird",
+            dependencies: [
+                "SelfHealing",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]
+        ),
+        // PostgreSQL: a probe of the server's connections against max_connections, with postgres-nio.
+        .target(
+            name: "SelfHealingPostgres",
+            dependencies: [
+                "SelfHealing",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // One C call Swift cannot make (sqlite3_config is variadic): SQLite's memory statistics off.
         .target(name: "CSQLiteTuning", linkerSettings: [.linkedLibrary("sqlite3")]),
         // For the tests of services that use SelfHealing (and ours): a clock that moves only when told.
-        .target(name: "SelfHealingTesting"),
+        .target(name: "SelfHealingTesting", dependencies: ["SelfHealing"]),
         // SQLite: migrations from schema/, the append-only log, rejects, queries.
         .target(
             name: "SelfHealStore",
@@ -159,11 +185,45 @@ let package = Package(
             dependencies: ["SelfHealing", .product(name: "Logging", package: "swift-log")],
             path: "Examples/selfheal-example"
         ),
+        // A small Hummingbird service using the library: routes through pipelines, the health route, events.
+        .executableTarget(
+            name: "selfheal-service-example",
+            dependencies: [
+                "SelfHealing", "SelfHealingHummingbird",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            path: "Examples/selfheal-service"
+        ),
         // Micro-benchmarks of the library's hot paths: `swift run -c release selfheal-lib-bench`.
         .executableTarget(
             name: "selfheal-lib-bench",
-            dependencies: ["SelfHealing"],
+            dependencies: [
+                "SelfHealing", "SelfHealingHummingbird",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
             path: "Benchmarks/selfheal-lib-bench"
+        ),
+        .testTarget(
+            name: "SelfHealingHummingbirdTests",
+            dependencies: [
+                "SelfHealing", "SelfHealingHummingbird", "SelfHealingTesting",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]
+        ),
+        .testTarget(
+            name: "SelfHealingPostgresTests",
+            dependencies: [
+                "SelfHealing", "SelfHealingPostgres",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "SelfHealCLITests",
@@ -183,7 +243,7 @@ let package = Package(
             name: "SelfHealServerTests",
             dependencies: [
                 "SelfHealEvents", "SelfHealing", "SelfHealingTesting", "SelfHealStore", "SelfHealServer", "SelfHealCLI",
-                "selfheal",
+                "selfheal", "selfheal-service-example",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

@@ -69,7 +69,9 @@ func assistanceStory(sink: any EventSink, service: String, flags: FeatureFlags) 
 
     func load(_ moment: String) async {
         do {
-            let result = try await healing.runWithDetails("/api/manager/assistance") { try endpoint.fetch() }
+            let result = try await healing.runWithDetails("/api/manager/assistance", cacheKey: "manager-1") {
+                try endpoint.fetch()
+            }
             let origin = result.isCached ? "cached, \(result.age.components.seconds) s old" : "fresh"
             print("\(clock.stamp) \(moment): settings page shows \(result.value.count) requests (\(origin))")
         } catch {

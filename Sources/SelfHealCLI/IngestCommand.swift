@@ -15,6 +15,12 @@ struct IngestCommand: AsyncParsableCommand {
               selfheal ingest events.ndjson
               cat day1.ndjson day2.ndjson | selfheal ingest
               selfheal ingest --format json logs/*.ndjson
+              journalctl -u portal -o cat | selfheal ingest --log-lines -
+              selfheal ingest --log-lines /var/log/portal/stdout.log
+
+            With --log-lines the input is any log: the lines holding "[SELF-HEAL] " followed by a JSON object (what
+            the SelfHealing library's LogEventSink writes) are sent, the rest ignored. A marked line whose JSON
+            cannot be read is reported as FILE:LINE: error, and makes the exit status 1, like a rejected one.
             """
     )
 
@@ -22,7 +28,10 @@ struct IngestCommand: AsyncParsableCommand {
 
     @Option(help: "table or json: how the result is printed.") var format: OutputFormat = .table
 
-    @Argument(help: "NDJSON files; none or - reads stdin.") var files: [String] = []
+    @Flag(help: "The input is any log: ingest the lines holding \"[SELF-HEAL] {json}\", ignore the rest.")
+    var logLines = false
+
+    @Argument(help: "NDJSON files (or logs with --log-lines); none or - reads stdin.") var files: [String] = []
 
     /// A file's place in the connection's line numbering.
     struct Source {
@@ -32,6 +41,10 @@ struct IngestCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if logLines {
+            try await reportingErrors { try ingestLogLines() }
+            return
+        }
         try await reportingErrors {
             let client = try EmitCommand.connect(location.socketPath)
             var sources: [Source] = []
@@ -90,7 +103,7 @@ struct IngestCommand: AsyncParsableCommand {
         }
     }
 
-    private func report(
+    func report(
         _ reply: SyncReply,
         failures: [SyncReply.LineFailure],
         sources: [Source],

@@ -57,6 +57,8 @@ public final class Bulkhead: Sendable {
         var nextWaiterID: UInt64 = 0
         var tracker: PoolLevelTracker
         var rejectionReported = false
+        /// Events decided under the lock, emitted after it (a sink may read the bulkhead).
+        var reports: [BulkheadReport] = []
     }
 
     /// The bulkhead's limits.
@@ -102,6 +104,8 @@ public final class Bulkhead: Sendable {
 
     /// Takes a slot, waiting in the queue if needed; give it back with ``release()``.
     public nonisolated(nonsending) func acquire(priority: CallPriority = .critical) async throws {
+        guard configuration.isEnabled else { return }
+        defer { emitReports() }
         let maxConcurrent = max(1, configuration.maxConcurrent)
         let sheds = priority == .nonCritical && configuration.shedsNonCriticalAtCriticalLoad
         let admitted = try state.withLock { state throws(BulkheadFullError) -> Bool in
@@ -136,6 +140,8 @@ public final class Bulkhead: Sendable {
 
     /// Gives a slot back: the first waiter (critical ones first) takes it, else it is freed.
     public func release() {
+        guard configuration.isEnabled else { return }
+        defer { emitReports() }
         let next = state.withLock { state -> Waiter? in
             if !state.waiters.isEmpty {
                 let index = state.waiters.firstIndex { $0.priority == .critical } ?? 0
@@ -149,6 +155,7 @@ public final class Bulkhead: Sendable {
     }
 
     private func enqueue(_ waiter: Waiter, maxConcurrent: Int) {
+        defer { emitReports() }
         enum Outcome {
             case queued
             case resume(Waiter)
@@ -185,7 +192,7 @@ public final class Bulkhead: Sendable {
 
     private func track(_ state: inout State) {
         if let kind = state.tracker.update(used: state.inFlight, max: max(1, configuration.maxConcurrent)) {
-            reporter.reportPool(kind, used: state.inFlight, max: configuration.maxConcurrent)
+            state.reports.append(.pool(kind, used: state.inFlight))
         }
     }
 
@@ -198,14 +205,63 @@ public final class Bulkhead: Sendable {
         )
         if !state.rejectionReported, reporter.isEnabled {
             state.rejectionReported = true
-            let queued = state.waiters.count
-            reporter.emit(.bulkheadRejected, error.description) {
-                $0.set("max", error.maxConcurrent)
-                $0.set("in_flight", error.inFlight)
-                $0.set("queued", queued)
-                $0.set("reason", reason.rawValue)
-            }
+            state.reports.append(.rejected(error, queued: state.waiters.count))
         }
         return error
     }
+
+    /// Emits the events decided under the lock, in order, with the lock released.
+    private func emitReports() {
+        let reports = state.withLock { state -> [BulkheadReport] in
+            guard !state.reports.isEmpty else { return [] }
+            defer { state.reports.removeAll() }
+            return state.reports
+        }
+        for report in reports {
+            switch report {
+            case .pool(let kind, let used):
+                reporter.reportPool(kind, used: used, max: configuration.maxConcurrent)
+            case .rejected(let error, let queued):
+                reporter.emit(.bulkheadRejected, error.description) {
+                    $0.set("max", error.maxConcurrent)
+                    $0.set("in_flight", error.inFlight)
+                    $0.set("queued", queued)
+                    $0.set("reason", error.reason.rawValue)
+                }
+            }
+        }
+    }
+
+    /// The bulkhead's load, for metrics.
+    public var snapshot: BulkheadSnapshot {
+        state.withLock { state in
+            BulkheadSnapshot(
+                component: reporter.component,
+                inFlight: state.inFlight,
+                queued: state.waiters.count,
+                maxConcurrent: configuration.maxConcurrent,
+                level: state.tracker.level
+            )
+        }
+    }
+}
+
+/// An event a bulkhead decided to emit.
+enum BulkheadReport {
+    case pool(EventKind, used: Int)
+    case rejected(BulkheadFullError, queued: Int)
+}
+
+/// A bulkhead's load: for metrics and health pages.
+public struct BulkheadSnapshot: Sendable, Equatable {
+    /// The resource.
+    public var component: String
+    /// Calls running.
+    public var inFlight: Int
+    /// Calls waiting.
+    public var queued: Int
+    /// The concurrency limit.
+    public var maxConcurrent: Int
+    /// The utilisation level.
+    public var level: PoolLevel
 }

@@ -25,9 +25,23 @@ public struct CircuitBreakerConfiguration: Sendable {
     public var halfOpenMaxProbes: Int = 1
     /// Successful probes needed to close again. Default 1.
     public var successesToClose: Int = 1
-    /// Errors that say nothing about the dependency's health (by default only cancellation): they are not
-    /// counted, and a probe that ends with one gives its permit back. Every other thrown error is a failure.
-    public var isIgnored: @Sendable (any Error) -> Bool = { $0 is CancellationError }
+    /// Errors that say nothing about the dependency's health beyond what ``rule`` says: they are not counted,
+    /// and a probe that ends with one gives its permit back. Default none (the rule already ignores
+    /// cancellation, refusals and 4xx other than 408/429).
+    public var isIgnored: @Sendable (any Error) -> Bool = { _ in false }
+    /// How outcomes are judged: only ``Outcome/failure`` counts against the dependency. Default the standard rule.
+    public var rule: OutcomeRule = .standard
+    /// A call slower than this is slow (counted in the slow-call rate); `nil` for no slow-call rule.
+    public var slowCallDuration: Duration? = nil
+    /// Open when this share of the window's calls were slow (0...1), once `minimumCalls` are in the window; also, a
+    /// slow half-open probe counts as failed. `nil` for none. Needs ``slowCallDuration``.
+    public var slowCallRateThreshold: Double? = nil
+    /// Whether an open breaker moves to half-open by itself when its timeout passes (a timer on its clock), so an
+    /// idle breaker does not stay open. Default true.
+    public var halfOpensOnTimer: Bool = true
+    /// Whether the breaker stays open as long as the failing dependency's `Retry-After` asked (capped by the
+    /// rule) when that is longer than `resetTimeout`. Default true.
+    public var honorsRetryAfter: Bool = true
 
     /// Creates a configuration with the documented defaults.
     public init() {}
@@ -73,6 +87,33 @@ public struct CircuitBreakerPermit: Sendable, Equatable {
     let generation: UInt64
     /// Whether the call is a half-open probe.
     public let isProbe: Bool
+}
+
+/// What a breaker looks like now: for metrics and health pages.
+public struct CircuitBreakerSnapshot: Sendable, Equatable {
+    /// The dependency.
+    public var component: String
+    /// The state.
+    public var state: CircuitBreakerState
+    /// Whether it was opened by hand (``CircuitBreaker/isolate()``) and stays open until reset.
+    public var isIsolated: Bool
+    /// Calls in the current window (closed state).
+    public var calls: Int
+    /// Failed calls in the window.
+    public var failures: Int
+    /// Slow calls in the window.
+    public var slowCalls: Int
+    /// Failures in a row (closed state).
+    public var consecutiveFailures: Int
+    /// Times it opened since it was created.
+    public var timesOpened: Int
+    /// Calls refused since it was created.
+    public var rejectedCalls: Int
+
+    /// The window's failure rate (0 when empty).
+    public var failureRate: Double { calls == 0 ? 0 : Double(failures) / Double(calls) }
+    /// The window's slow-call rate (0 when empty).
+    public var slowCallRate: Double { calls == 0 ? 0 : Double(slowCalls) / Double(calls) }
 }
 
 /// What came of a call made with a permit.

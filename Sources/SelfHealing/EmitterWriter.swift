@@ -1,16 +1,108 @@
 import Foundation
 import SelfHealEvents
 
-/// The socket emitter's background writer: owns the connection, sends batches, spills, reconnects, replays.
+/// What a destination said of one delivered batch: counts about that batch only.
+struct DeliveryCounts {
+    var accepted = 0
+    var duplicates = 0
+    var rejected = 0
+    var lastRejection: String?
+}
+
+/// A connection to a destination, used by the writer's thread only.
+protocol EmitterTransport {
+    /// Sends the lines and waits until the daemon says they are committed.
+    /// - Throws: when they may not be (the connection is then given up, the lines spilled).
+    mutating func deliver(_ lines: [String]) throws -> DeliveryCounts
+}
+
+/// The daemon's UNIX socket: the lines, then `{"op":"sync"}`; the reply's counts are cumulative per connection.
+struct SocketTransport: EmitterTransport {
+    let client: IngestClient
+    private var previous = (accepted: 0, duplicates: 0, rejected: 0)
+
+    init(path: String, timeout: Duration) throws {
+        client = try IngestClient(socketPath: path, timeout: max(0.001, timeout.seconds))
+    }
+
+    mutating func deliver(_ lines: [String]) throws -> DeliveryCounts {
+        for line in lines { try client.send(line: line) }
+        let reply = try client.sync()
+        guard reply.ok else { throw IngestClientError(reply.error ?? "the daemon could not commit") }
+        defer { previous = (reply.accepted, reply.duplicates, reply.rejected) }
+        return DeliveryCounts(
+            accepted: reply.accepted - previous.accepted,
+            duplicates: reply.duplicates - previous.duplicates,
+            rejected: reply.rejected - previous.rejected,
+            lastRejection: reply.errors.last.map { "line \($0.line): \($0.error)" }
+        )
+    }
+}
+
+/// The daemon's HTTP ingest: one NDJSON body per batch (at most 8 MiB), the sync reply about that body.
+struct HTTPTransport: EmitterTransport {
+    /// A `503` or `429`: the daemon asked to wait (its `Retry-After`).
+    struct Busy: Error {
+        var retryAfter: Duration?
+    }
+
+    static let maxBody = 8 << 20
+    let client: HTTPIngestClient
+
+    init(url: String, token: String, timeout: Duration) throws {
+        client = HTTPIngestClient(
+            endpoint: try HTTPIngestClient.Endpoint(url: url),
+            token: token,
+            timeout: max(0.001, timeout.seconds)
+        )
+    }
+
+    mutating func deliver(_ lines: [String]) throws -> DeliveryCounts {
+        var total = DeliveryCounts()
+        var body: [UInt8] = []
+        var offset = 0  // line numbers in the daemon's errors count from each body's first line
+        var count = 0
+        func post() throws {
+            guard !body.isEmpty else { return }
+            let response = try client.post(body)
+            switch response.status {
+            case 200:
+                guard let reply = try? JSONDecoder().decode(SyncReply.self, from: Data(response.body)), reply.ok else {
+                    throw IngestClientError("unexpected answer from the daemon's HTTP ingest")
+                }
+                total.accepted += reply.accepted
+                total.duplicates += reply.duplicates
+                total.rejected += reply.rejected
+                if let last = reply.errors.last { total.lastRejection = "line \(offset + last.line): \(last.error)" }
+            case 429, 503:
+                throw Busy(retryAfter: HTTPError.retryAfter(header: response.retryAfter))
+            default:
+                let text = String(decoding: response.body.prefix(200), as: UTF8.self)
+                throw IngestClientError("the daemon's HTTP ingest answered \(response.status): \(text)")
+            }
+            offset += count
+            body.removeAll(keepingCapacity: true)
+            count = 0
+        }
+        for line in lines {
+            if body.count + line.utf8.count + 1 > Self.maxBody { try post() }
+            body.append(contentsOf: line.utf8)
+            body.append(0x0A)
+            count += 1
+        }
+        try post()
+        return total
+    }
+}
+
+/// The emitter's background writer: owns the connection, sends batches, spills, reconnects, replays.
 /// Lives on the emitter's thread only.
 struct EmitterWriter {
     private let emitter: SocketEventEmitter
     private let configuration: SocketEmitterConfiguration
-    private var connection: IngestClient?
+    private var connection: (any EmitterTransport)?
     private var delay: Duration
     private var nextAttempt = ContinuousClock.now
-    /// The counts of the connection's latest sync reply (they are cumulative per connection).
-    private var previous = (accepted: 0, duplicates: 0, rejected: 0)
 
     init(emitter: SocketEventEmitter) {
         self.emitter = emitter
@@ -48,49 +140,47 @@ struct EmitterWriter {
     private mutating func connectIfDue() {
         guard connection == nil, ContinuousClock.now >= nextAttempt else { return }
         do {
-            connection = try IngestClient(
-                socketPath: configuration.socketPath,
-                timeout: max(0.001, configuration.replyTimeout.seconds)
-            )
+            switch configuration.destination {
+            case .socket(let path):
+                connection = try SocketTransport(path: path, timeout: configuration.replyTimeout)
+            case .http(let url, let token):
+                connection = try HTTPTransport(url: url, token: token, timeout: configuration.replyTimeout)
+            }
             delay = configuration.reconnectInitialDelay
-            previous = (0, 0, 0)
             emitter.update { $0.isConnected = true }
         } catch {
-            scheduleReconnect()
+            scheduleReconnect(after: nil, error: error)
         }
     }
 
-    private mutating func scheduleReconnect() {
+    private mutating func scheduleReconnect(after asked: Duration?, error: any Error) {
         connection = nil
-        nextAttempt = ContinuousClock.now.advanced(by: delay)
+        nextAttempt = ContinuousClock.now.advanced(by: max(delay, asked ?? .zero))
         delay = min(configuration.reconnectMaxDelay, delay * 2)
-        emitter.update { $0.isConnected = false }
+        emitter.update {
+            $0.isConnected = false
+            $0.lastError = describe(error)
+        }
     }
 
-    /// Sends the lines and a sync; `true` once the daemon confirmed them (stored, duplicates or rejected).
+    /// Sends the lines; `true` once the daemon confirmed them (stored, duplicates or rejected).
     private mutating func send(_ lines: [String]) -> Bool {
-        guard let connection else { return false }
+        guard var transport = connection else { return false }
         do {
-            for line in lines { try connection.send(line: line) }
-            let reply = try connection.sync()
-            guard reply.ok else {
-                scheduleReconnect()
-                return false
-            }
-            let delta = (
-                reply.accepted - previous.accepted, reply.duplicates - previous.duplicates,
-                reply.rejected - previous.rejected
-            )
-            previous = (reply.accepted, reply.duplicates, reply.rejected)
+            let counts = try transport.deliver(lines)
+            connection = transport
             emitter.update {
-                $0.accepted += delta.0
-                $0.duplicates += delta.1
-                $0.rejected += delta.2
-                if let last = reply.errors.last { $0.lastRejection = "line \(last.line): \(last.error)" }
+                $0.accepted += counts.accepted
+                $0.duplicates += counts.duplicates
+                $0.rejected += counts.rejected
+                if let last = counts.lastRejection { $0.lastRejection = last }
             }
             return true
+        } catch let busy as HTTPTransport.Busy {
+            scheduleReconnect(after: busy.retryAfter, error: IngestClientError("the daemon is busy"))
+            return false
         } catch {
-            scheduleReconnect()
+            scheduleReconnect(after: nil, error: error)
             return false
         }
     }
@@ -105,6 +195,7 @@ struct EmitterWriter {
             // is over, so the statistics must already say so.
             emitter.update { $0.replayed += lines.count }
             spill.removeFirst(bytes: bytes)
+            emitter.progress.signal()
         }
     }
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// An error that carries an HTTP status, so retry and breaker predicates can classify it.
 public protocol HTTPStatusError: Error {
     /// The HTTP status code, e.g. 503.
@@ -27,10 +29,9 @@ public struct HTTPError: HTTPStatusError, Sendable, Equatable, CustomStringConve
         self.endpoint = endpoint
     }
 
-    /// Parses a `Retry-After` header given in seconds (`"120"`); HTTP dates are not supported and give `nil`.
+    /// Parses a `Retry-After` header, in seconds (`"120"`) or as an HTTP date relative to the wall clock now.
     public static func retryAfter(header: String?) -> Duration? {
-        guard let header, let seconds = Int64(header.trimmingWhitespace()), seconds >= 0 else { return nil }
-        return .seconds(seconds)
+        retryAfter(header: header, now: Date())
     }
 
     /// A one-line description a person can act on.

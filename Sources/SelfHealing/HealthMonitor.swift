@@ -63,6 +63,9 @@ public struct HealthMonitorConfiguration: Sendable {
     public var slowThreshold: Duration = .seconds(1)
     /// Failures kept in ``HealthReport/recentErrors``. Default 20.
     public var recentErrorLimit: Int = 20
+    /// A check that takes longer is cancelled and counts as unhealthy, so a hung check cannot stall its round;
+    /// `nil` for no limit. Default 5 s.
+    public var checkTimeout: Duration? = .seconds(5)
 
     /// Creates a configuration with the documented defaults.
     public init() {}
@@ -91,6 +94,7 @@ public final class HealthMonitor<C: Clock>: Sendable where C.Duration == Duratio
     /// The clock that times checks and paces ``run(every:)``.
     public let clock: C
     private let state = Mutex(State())
+    private let timers: Timers
 
     /// Creates a monitor with no checks.
     /// - Parameters:
@@ -103,8 +107,9 @@ public final class HealthMonitor<C: Clock>: Sendable where C.Duration == Duratio
         clock: C
     ) {
         self.configuration = configuration
-        self.reporter = reporter
+        self.reporter = reporter.timed(by: clock)
         self.clock = clock
+        timers = Timers(clock)
     }
 
     /// Adds a check; a check with the same name is replaced.
@@ -121,18 +126,29 @@ public final class HealthMonitor<C: Clock>: Sendable where C.Duration == Duratio
     /// The report of the latest round.
     public var lastReport: HealthReport { state.withLock { $0.lastReport } }
 
+    /// The name of the first registered check, if any (the quick health answer runs it).
+    public var firstCheckName: String? { state.withLock { $0.checks.first?.name } }
+
     /// Runs every check once, one after the other, and reports the changes.
     @discardableResult
-    public func checkAll() async -> HealthReport {
+    public func checkAll() async -> HealthReport { await checkAll(only: nil) }
+
+    /// Runs the named checks (all when `nil`) once, one after the other, and reports the changes.
+    @discardableResult
+    public func checkAll(only names: Set<String>?) async -> HealthReport {
         guard configuration.isEnabled else { return HealthReport(status: .healthy, checks: [], recentErrors: []) }
-        let checks = state.withLock { $0.checks }
+        let checks = state.withLock { $0.checks }.filter { names?.contains($0.name) ?? true }
         var reports: [HealthCheckReport] = []
         for (name, check) in checks {
             let start = clock.now
             var status: HealthStatus
             var failure: String?
             do {
-                status = try await check()
+                if let limit = configuration.checkTimeout {
+                    status = try await withTimeout(limit, name: name, check)
+                } else {
+                    status = try await check()
+                }
             } catch {
                 status = .unhealthy
                 failure = describe(error)
@@ -141,8 +157,10 @@ public final class HealthMonitor<C: Clock>: Sendable where C.Duration == Duratio
             if status == .healthy, elapsed > configuration.slowThreshold { status = .degraded }
             reports.append(HealthCheckReport(name: name, status: status, responseTime: elapsed, error: failure))
         }
-        let now = wallClockMilliseconds()
+        let now = reporter.nowMilliseconds
         let limit = max(0, configuration.recentErrorLimit)
+        var changes: [HealthCheckReport] = []
+        defer { for change in changes { reportChange(change) } }
         return state.withLock { state in
             for report in reports {
                 let previous = state.statuses[report.name] ?? .healthy
@@ -153,12 +171,26 @@ public final class HealthMonitor<C: Clock>: Sendable where C.Duration == Duratio
                         state.recentErrors.removeFirst(state.recentErrors.count - limit)
                     }
                 }
-                if previous != report.status { reportChange(report) }
+                if previous != report.status { changes.append(report) }
             }
             let overall = reports.map(\.status).max() ?? .healthy
-            state.lastReport = HealthReport(status: overall, checks: reports, recentErrors: state.recentErrors)
-            return state.lastReport
+            let report = HealthReport(status: overall, checks: reports, recentErrors: state.recentErrors)
+            if names == nil { state.lastReport = report }
+            return report
         }
+    }
+
+    /// Runs a check under the time limit: the caller gets ``TimeoutError`` when it passes, the check is cancelled.
+    private func withTimeout(_ limit: Duration, name: String, _ check: @escaping Check) async throws -> HealthStatus {
+        let race = TimeoutRace<HealthStatus>()
+        let timer = timers.after(limit) { race.finish(.failure(TimeoutError(component: name, timeout: limit))) }
+        defer { timer.cancel() }
+        race.attach(Task { race.finish(await Result { try await check() }) })
+        return try await withTaskCancellationHandler {
+            await withCheckedContinuation { race.wait($0) }
+        } onCancel: {
+            race.finish(.failure(CancellationError()))
+        }.get()
     }
 
     /// Runs a round every `interval` until the task is cancelled.

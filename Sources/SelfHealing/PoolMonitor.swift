@@ -100,11 +100,10 @@ public final class PoolMonitor: Sendable {
     /// Takes one reading of the pool and returns its level.
     @discardableResult
     public func record(used: Int, max: Int) -> PoolLevel {
-        // Emitting never blocks, so it happens under the lock and level changes are reported in order.
-        tracker.withLock { tracker in
-            if let kind = tracker.update(used: used, max: max) { reporter.reportPool(kind, used: used, max: max) }
-            return tracker.level
-        }
+        // Decided under the lock, emitted after it: a sink may read the monitor.
+        let (kind, level) = tracker.withLock { tracker in (tracker.update(used: used, max: max), tracker.level) }
+        if let kind { reporter.reportPool(kind, used: used, max: max) }
+        return level
     }
 
     /// The level after the latest reading.

@@ -97,7 +97,9 @@ public struct ResponseValidator: Sendable {
         guard Self.looksLikeJSON(contentType: contentType, body: body) else { throw invalid(.notJSON) }
         guard (200..<300).contains(status) else { throw invalid(.errorStatus) }
         do {
-            return try makeDecoder().decode(T.self, from: body)
+            let value = try makeDecoder().decode(T.self, from: body)
+            reporter.recoverIfFailing("a valid response")
+            return value
         } catch {
             throw invalid(.undecodable(Self.summary(of: error)))
         }

@@ -3,10 +3,32 @@ import Foundation
 import SelfHealEvents
 import Synchronization
 
+/// Where an emitter sends its events.
+public enum EmitterDestination: Sendable, Equatable {
+    /// The daemon's UNIX socket, e.g. `.selfheal/ingest.sock`: lines, then `{"op":"sync"}`.
+    case socket(path: String)
+    /// The daemon's HTTP ingest (SPEC section 9), e.g. `http://127.0.0.1:8470/api/v1/events`, with a Bearer token.
+    case http(url: String, token: String)
+}
+
+/// The emitter's settings (the socket emitter's and the HTTP emitter's: they differ only in ``destination``).
+public typealias EmitterConfiguration = SocketEmitterConfiguration
+
+/// The emitter: the same for the socket and for HTTP (see ``EmitterDestination``).
+public typealias EventEmitter = SocketEventEmitter
+
 /// The socket emitter's settings.
 public struct SocketEmitterConfiguration: Sendable {
-    /// The daemon's socket, e.g. `.selfheal/ingest.sock`.
-    public var socketPath: String
+    /// Where events go.
+    public var destination: EmitterDestination
+    /// The daemon's socket, e.g. `.selfheal/ingest.sock` (empty for an HTTP destination).
+    public var socketPath: String {
+        get {
+            if case .socket(let path) = destination { return path }
+            return ""
+        }
+        set { destination = .socket(path: newValue) }
+    }
     /// Events held in memory while the writer is busy; beyond it events go to the spill file. Default 10,000.
     public var queueCapacity: Int = 10_000
     /// The most events written before one `{"op":"sync"}`. Default 500.
@@ -23,6 +45,8 @@ public struct SocketEmitterConfiguration: Sendable {
     public var reconnectMaxDelay: Duration = .seconds(5)
     /// How long a sync reply may take before the connection is given up. Default 10 s.
     public var replyTimeout: Duration = .seconds(10)
+    /// How long a graceful shutdown of the service (``SocketEventEmitter/run()``) may take to drain. Default 10 s.
+    public var shutdownTimeout: Duration = .seconds(10)
     /// The prefix of the ids given to events without one; default a random one per emitter.
     public var idPrefix: String? = nil
 
@@ -31,7 +55,17 @@ public struct SocketEmitterConfiguration: Sendable {
     ///   - socketPath: the daemon's socket.
     ///   - spillPath: the spill file, or `nil` for none.
     public init(socketPath: String, spillPath: String? = nil) {
-        self.socketPath = socketPath
+        destination = .socket(path: socketPath)
+        self.spillPath = spillPath
+    }
+
+    /// Creates a configuration for the daemon's HTTP ingest, with the documented defaults.
+    /// - Parameters:
+    ///   - httpURL: e.g. `http://127.0.0.1:8470/api/v1/events` (the path defaults to `/api/v1/events`).
+    ///   - token: the Bearer token (one of the daemon's `--http-token-file`).
+    ///   - spillPath: the spill file, or `nil` for none.
+    public init(httpURL: String, token: String, spillPath: String? = nil) {
+        destination = .http(url: httpURL, token: token)
         self.spillPath = spillPath
     }
 }
@@ -56,9 +90,12 @@ public struct EmitterStatistics: Sendable, Equatable {
     public var isConnected = false
     /// The daemon's latest error for a rejected line, if any.
     public var lastRejection: String? = nil
+    /// Why the latest delivery or connection failed, if one did.
+    public var lastError: String? = nil
 }
 
-/// The sink that sends events to the daemon without ever making the service wait.
+/// The sink that sends events to the daemon, over its socket or its HTTP ingest, without ever making the service
+/// wait.
 ///
 /// `emit` stamps the event with the time and puts it in a bounded in-memory queue (an event without an id gets one
 /// when it is encoded: a per-emitter random prefix and a counter); a background thread writes the queue to the
@@ -67,7 +104,8 @@ public struct EmitterStatistics: Sendable, Equatable {
 /// the queue is full); on reconnecting it replays the spill file first, in order. The ids make replays safe: the
 /// daemon counts a repeat as a duplicate.
 ///
-/// Call ``start()`` once, and ``shutdown(timeout:)`` before exiting so queued events are sent or spilled.
+/// Run it as a swift-service-lifecycle `Service` (``run()``: it drains on graceful shutdown), or call
+/// ``start()`` once and ``shutdown(timeout:)`` before exiting so queued events are sent or spilled.
 public final class SocketEventEmitter: EventSink {
     private struct Queue {
         var events: [Event] = []
@@ -84,6 +122,8 @@ public final class SocketEventEmitter: EventSink {
     private let queue = Mutex(Queue())
     private let statistics = Mutex(EmitterStatistics())
     private let wake = DispatchSemaphore(value: 0)
+    /// Signalled by the writer whenever events are handled or the spill file shrinks.
+    let progress = Progress()
     private let finished = DispatchSemaphore(value: 0)
     private let started = Atomic<Bool>(false)
     private let counter = Atomic<UInt64>(0)
@@ -143,13 +183,9 @@ public final class SocketEventEmitter: EventSink {
     @discardableResult
     public func flush(timeout: Duration = .seconds(10)) -> Bool {
         let target = queue.withLock { $0.enqueued }
-        let deadline = ContinuousClock.now.advanced(by: timeout)
-        while queue.withLock({ $0.handled }) < target {
-            if ContinuousClock.now >= deadline { return false }
-            wake.signal()
-            usleep(1_000)
-        }
-        return true
+        let deadline = Date().addingTimeInterval(max(0, timeout.seconds))
+        wake.signal()
+        return progress.wait(until: deadline) { queue.withLock { $0.handled } >= target }
     }
 
     /// Waits until every event emitted before the call is confirmed by the daemon and the spill file is empty
@@ -157,14 +193,10 @@ public final class SocketEventEmitter: EventSink {
     /// - Returns: `false` when `timeout` passed first (the daemon is away, say).
     @discardableResult
     public func waitUntilDelivered(timeout: Duration = .seconds(10)) -> Bool {
-        let deadline = ContinuousClock.now.advanced(by: timeout)
+        let deadline = Date().addingTimeInterval(max(0, timeout.seconds))
         guard flush(timeout: timeout) else { return false }
-        while !(spill?.isEmpty ?? true) {
-            if ContinuousClock.now >= deadline { return false }
-            wake.signal()
-            usleep(1_000)
-        }
-        return true
+        wake.signal()
+        return progress.wait(until: deadline) { spill?.isEmpty ?? true }
     }
 
     /// Stops the writer after it has sent or spilled every queued event.
@@ -212,6 +244,7 @@ public final class SocketEventEmitter: EventSink {
 
     func markHandled(_ count: Int) {
         queue.withLock { $0.handled += count }
+        progress.signal()
     }
 
     func waitForWork(_ duration: Duration) {
@@ -233,5 +266,28 @@ public final class SocketEventEmitter: EventSink {
             $0.spilled += written
             $0.dropped += lines.count - written
         }
+    }
+}
+
+/// A condition the writer signals and blocking waiters (flush, tests, shutdown) wait on, instead of polling.
+final class Progress: @unchecked Sendable {
+    // NSCondition is thread-safe; it is only reached through these two methods.
+    private let condition = NSCondition()
+
+    func signal() {
+        condition.lock()
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Waits until `done` holds or `deadline` passes; `true` when it holds.
+    func wait(until deadline: Date, _ done: () -> Bool) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        // The writer changes the state before it signals under this lock, so no wake-up is lost.
+        while !done() {
+            if !condition.wait(until: deadline) { return done() }
+        }
+        return true
     }
 }

@@ -238,8 +238,9 @@ struct EmitterDaemonTests {
         #expect(emitter.waitUntilDelivered(timeout: .seconds(10)))
         #expect(daemon.stop() == 0)
         let result = try SelfHealBinary.run([
-            "events", "--data-dir", directory.path, "--since", "-1h",
-            "--until", Date(timeIntervalSinceNow: 3_600).ISO8601Format(), "--format", "json",
+            // The events carry the manual clock's time (it starts at 2025-11-25T08:00:00Z), not the wall clock's.
+            "events", "--data-dir", directory.path, "--since", "2025-11-25T00:00:00Z",
+            "--until", "2025-11-26T00:00:00Z", "--format", "json",
         ])
         #expect(result.status == 0, "\(result.stderr)")
         let events = try #require(
@@ -272,8 +273,8 @@ struct EmitterDaemonTests {
         // The incidents the daemon derived (SPEC section 5): the outage, resolved when the breaker closed,
         // and the blip, resolved by the retry.
         let listed = try SelfHealBinary.run([
-            "incidents", "--data-dir", directory.path, "--since", "-1h",
-            "--until", Date(timeIntervalSinceNow: 3_600).ISO8601Format(), "--format", "json",
+            "incidents", "--data-dir", directory.path, "--since", "2025-11-25T00:00:00Z",
+            "--until", "2025-11-26T00:00:00Z", "--format", "json",
         ])
         #expect(listed.status == 0, "\(listed.stderr)")
         let incidents = try #require(
@@ -284,6 +285,8 @@ struct EmitterDaemonTests {
         #expect(incidents.map { $0["component"] as? String } == ["assistance-api", "assistance-api"])
         #expect(incidents.map { $0["event_count"] as? Int } == [8, 2])
         #expect(incidents.map { $0["peak_level"] as? String } == ["warning", "info"])
+        // Recovery times as the manual clock measured them: the outage from 0 s to 33 s, the blip 1 s.
+        #expect(incidents.map { ($0["recovery_ms"] as? NSNumber)?.intValue } == [33_000, 1_000])
         #expect(
             incidents.map { $0["actions"] as? [String] } == [
                 ["breaker.half_opened", "breaker.opened", "breaker.rejected", "fallback.served", "retry.attempt"],
@@ -316,7 +319,7 @@ private struct AssistanceService {
     func requests(
         from api: @escaping @Sendable () throws -> [String]
     ) async throws -> FallbackResult<[String]> {
-        try await healing.runWithDetails("assistance-api") { try api() }
+        try await healing.runWithDetails("assistance-api", cacheKey: "open-requests") { try api() }
     }
 }
 

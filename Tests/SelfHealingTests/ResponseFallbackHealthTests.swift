@@ -77,10 +77,10 @@ struct AssistanceRequests: Decodable, Equatable, Sendable {
         let clock = ManualClock()
         let (reporter, sink) = recordingReporter("assistance-api")
         let fallback = Fallback<String, ManualClock>(maxAge: .seconds(60), reporter: reporter, clock: clock)
-        let fresh = try await fallback.run { "fresh" }
+        let fresh = try await fallback.run(key: "settings") { "fresh" }
         #expect(!fresh.isCached)
         clock.advance(by: .seconds(20))
-        let served = try await fallback.run { () async throws -> String in throw TransientError() }
+        let served = try await fallback.run(key: "settings") { () async throws -> String in throw TransientError() }
         #expect(served.value == "fresh")
         #expect(served.isCached)
         #expect(served.age == .seconds(20))
@@ -88,7 +88,7 @@ struct AssistanceRequests: Decodable, Equatable, Sendable {
         #expect(attributes(sink.events[0])["cache_age_ms"] as? Int == 20_000)
         clock.advance(by: .seconds(41))
         await #expect(throws: TransientError.self) {
-            try await fallback.run { () async throws -> String in throw TransientError() }
+            try await fallback.run(key: "settings") { () async throws -> String in throw TransientError() }
         }
     }
 
@@ -105,13 +105,14 @@ struct AssistanceRequests: Decodable, Equatable, Sendable {
 
     @Test func disabledRethrows() async throws {
         let fallback = Fallback<Int, ManualClock>(
+            maxAge: nil,
             reporter: recordingReporter().0,
             isEnabled: false,
             clock: ManualClock()
         )
-        _ = try await fallback.run { 1 }
+        _ = try await fallback.run(key: "settings") { 1 }
         await #expect(throws: TransientError.self) {
-            try await fallback.run { () async throws -> Int in throw TransientError() }
+            try await fallback.run(key: "settings") { () async throws -> Int in throw TransientError() }
         }
     }
 }
@@ -159,7 +160,9 @@ struct AssistanceRequests: Decodable, Equatable, Sendable {
 
     @Test func runsRoundsAtTheIntervalUntilCancelled() async throws {
         let clock = ManualClock()
-        let monitor = HealthMonitor(reporter: recordingReporter().0, clock: clock)
+        var configuration = HealthMonitorConfiguration()
+        configuration.checkTimeout = nil  // checks then run in the monitor's own task
+        let monitor = HealthMonitor(configuration: configuration, reporter: recordingReporter().0, clock: clock)
         let rounds = Box(0)
         monitor.register("database") {
             let round = rounds.withLock { rounds in
@@ -174,6 +177,24 @@ struct AssistanceRequests: Decodable, Equatable, Sendable {
         await #expect(throws: CancellationError.self) { try await running.value }
         #expect(rounds.value == 3)
         #expect(clock.sleeps == [.seconds(15), .seconds(15)])
+    }
+
+    @Test func aHungCheckTimesOutAndTheRoundGoesOn() async throws {
+        let clock = ManualClock()
+        var configuration = HealthMonitorConfiguration()
+        configuration.checkTimeout = .seconds(5)
+        let (reporter, sink) = recordingReporter()
+        let monitor = HealthMonitor(configuration: configuration, reporter: reporter, clock: clock)
+        // The check sleeps 60 s on the monitor's clock: its 5 s deadline fires first and the check is cancelled.
+        monitor.register("search") {
+            try await clock.sleep(for: .seconds(60))
+            return .healthy
+        }
+        monitor.register("database") { .healthy }
+        let report = await monitor.checkAll()
+        #expect(report.checks.map(\.status) == [.unhealthy, .healthy])
+        #expect(report.checks[0].error?.contains("did not answer within 5000 ms") == true)
+        #expect(sink.kinds == ["health.unhealthy"])
     }
 
     @Test func disabledRunsNothing() async {

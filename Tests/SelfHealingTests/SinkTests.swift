@@ -75,7 +75,11 @@ struct CapturingLogHandler: LogHandler {
     @Test func logSinkWritesSelfHealLines() throws {
         let entries = Box<[CapturingLogHandler.Entry]>([])
         let logger = Logger(label: "test") { _ in CapturingLogHandler(entries: entries) }
-        let reporter = EventReporter(sink: LogEventSink(logger: logger), service: "portal", component: "db-pool")
+        let reporter = EventReporter(
+            sink: LogEventSink(logger: logger, format: .readable),
+            service: "portal",
+            component: "db-pool"
+        )
         reporter.emit(.poolWarning, "db-pool at 85% (85/100)") {
             $0.set("used", 85)
             $0.set("max", 100)
