@@ -8,6 +8,7 @@ let benchmarks: [String: ([String]) async throws -> Void] = [
     "ingest": IngestBenchmark.run,
     "projections": ProjectionBenchmark.run,
     "chain": ChainBenchmark.run,
+    "overload": OverloadBenchmark.run,
 ]
 
 let arguments = Array(CommandLine.arguments.dropFirst())
