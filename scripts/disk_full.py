@@ -59,13 +59,15 @@ try:
         if not write_once():
             failures.append("a sync failed before the disk was full")
     filler = os.path.join(mount, "filler")
-    with open(filler, "wb") as f:
-        try:
-            while True:
-                f.write(b"\0" * 65536)
-                f.flush()
-        except OSError:
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        chunk = b"\0" * 4096
+        while os.write(fd, chunk) > 0:
             pass
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
     full_ok_before = replies["ok"]
     failed_in_a_row = 0
     for _ in range(500):
@@ -118,6 +120,7 @@ try:
 finally:
     if daemon.poll() is None:
         daemon.kill()
+        daemon.wait()
     subprocess.run(["umount", mount])
     os.rmdir(mount)
 if failures:
