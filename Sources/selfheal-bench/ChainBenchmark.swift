@@ -7,7 +7,7 @@ import Glibc
 
 /// What the hash chain costs: the ingest benchmark's paths (the store in batches of 1,000, and the daemon over
 /// the socket with one client) with the chain off and on, back to back in each run so that the machine's drift
-/// weighs on both alike.
+/// weighs on both alike, in alternating order.
 enum ChainBenchmark {
     static func run(_ arguments: [String]) async throws {
         let total = Int(Bench.option(arguments, "events", default: "500000")) ?? 500_000
@@ -23,8 +23,9 @@ enum ChainBenchmark {
         // events per second of wall time.
         var storeCPU: [Bool: [Double]] = [:]
         var socketCPU: [Bool: [Double]] = [:]
-        for _ in 0..<runs {
-            for enabled in [false, true] {
+        for run in 0..<runs {
+            // Off then on, then on then off: the second of a pair runs on a process the first has warmed.
+            for enabled in run % 2 == 0 ? [false, true] : [true, false] {
                 HashChainSwitch.set(enabled: enabled)
                 var cpu = processCPUSeconds()
                 store[enabled, default: []].append(try await IngestBenchmark.ceilingRate(lines, durability))
