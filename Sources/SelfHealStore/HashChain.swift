@@ -72,7 +72,8 @@ final class ChainHasher {
     func bytes(_ tag: UInt8, _ value: UnsafeRawBufferPointer) {
         reserve(5)
         buffer.storeBytes(of: tag, toByteOffset: count, as: UInt8.self)
-        buffer.storeBytes(of: UInt32(truncatingIfNeeded: value.count).bigEndian, toByteOffset: count + 1, as: UInt32.self)
+        let length = UInt32(truncatingIfNeeded: value.count).bigEndian
+        buffer.storeBytes(of: length, toByteOffset: count + 1, as: UInt32.self)
         count += 5
         if count + value.count > Self.capacity {
             flush()

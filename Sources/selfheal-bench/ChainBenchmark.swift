@@ -1,9 +1,13 @@
 import Foundation
 @_spi(Benchmarks) import SelfHealStore
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// What the hash chain costs: the ingest benchmark's paths (the store in batches of 1,000, and the daemon over
 /// the socket with one client) with the chain off and on, back to back in each run so that the machine's drift
-/// weighs on both alike.
+/// weighs on both alike, in alternating order.
 enum ChainBenchmark {
     static func run(_ arguments: [String]) async throws {
         let total = Int(Bench.option(arguments, "events", default: "500000")) ?? 500_000
@@ -15,10 +19,18 @@ enum ChainBenchmark {
         defer { HashChainSwitch.set(enabled: true) }
         var store: [Bool: [Double]] = [:]
         var socket: [Bool: [Double]] = [:]
-        for _ in 0..<runs {
-            for enabled in [false, true] {
+        // The machine is shared: events per second of the process's CPU time (all its threads) vary less than
+        // events per second of wall time.
+        var storeCPU: [Bool: [Double]] = [:]
+        var socketCPU: [Bool: [Double]] = [:]
+        for run in 0..<runs {
+            // Off then on, then on then off: the second of a pair runs on a process the first has warmed.
+            for enabled in run % 2 == 0 ? [false, true] : [true, false] {
                 HashChainSwitch.set(enabled: enabled)
+                var cpu = processCPUSeconds()
                 store[enabled, default: []].append(try await IngestBenchmark.ceilingRate(lines, durability))
+                storeCPU[enabled, default: []].append(Double(total) / (processCPUSeconds() - cpu))
+                cpu = processCPUSeconds()
                 socket[enabled, default: []].append(
                     try await IngestBenchmark.socketRate(
                         lines,
@@ -28,9 +40,13 @@ enum ChainBenchmark {
                         projections: false
                     )
                 )
+                socketCPU[enabled, default: []].append(Double(total) / (processCPUSeconds() - cpu))
             }
         }
-        for (name, rates) in [("store, batches of 1,000", store), ("socket, 1 client, log only", socket)] {
+        for (name, rates) in [
+            ("store, batches of 1,000", store), ("socket, 1 client, log only", socket),
+            ("store, per CPU second", storeCPU), ("socket, per CPU second", socketCPU),
+        ] {
             let without = Bench.median(rates[false] ?? [])
             let with = Bench.median(rates[true] ?? [])
             let cost = String(format: "%.1f%%", (1 - with / without) * 100)
@@ -40,4 +56,12 @@ enum ChainBenchmark {
             )
         }
     }
+}
+
+/// User and system CPU time of the whole process so far, seconds.
+func processCPUSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
+        + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
 }

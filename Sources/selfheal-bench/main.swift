@@ -12,6 +12,7 @@ let benchmarks: [String: ([String]) async throws -> Void] = [
     "mixed": MixedBenchmark.run,
     "projections": ProjectionBenchmark.run,
     "chain": ChainBenchmark.run,
+    "overload": OverloadBenchmark.run,
 ]
 
 let arguments = Array(CommandLine.arguments.dropFirst())
