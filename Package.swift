@@ -1,9 +1,8 @@
-// swift-tools-version:6.1
+// swift-tools-version:6.2
 import PackageDescription
 
 let package = Package(
     name: "selfheal",
-    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "selfheal", targets: ["selfheal"]),
         .library(name: "SelfHealing", targets: ["SelfHealing"]),
@@ -24,6 +23,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         // The HTTP tests read schema/openapi.yaml.
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        // SHA-256 of the log's hash chain (tamper evidence).
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // The event model: fields, vocabulary, roles, decoding and encoding of wire lines. No I/O.
@@ -48,6 +49,7 @@ let package = Package(
                 "CSQLiteTuning",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             plugins: ["EmbedFiles"]
         ),
@@ -182,6 +184,7 @@ let package = Package(
             dependencies: [
                 "SelfHealEvents", "SelfHealing", "SelfHealingTesting", "SelfHealStore", "SelfHealServer", "SelfHealCLI",
                 "selfheal",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]

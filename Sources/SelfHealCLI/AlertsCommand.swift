@@ -9,10 +9,10 @@ struct AlertsCommand: AsyncParsableCommand {
         commandName: "alerts",
         abstract: "Write one alert mail per incident that reached critical or failure, or failed; never twice.",
         discussion: """
-            Looks at the incidents whose life overlaps [since, until). Subjects: [AUTO-RESOLVED] ... - System
-            Self-Healed, [FAILURE] ... - Manual Intervention Required, [OPEN] ..., [RECOVERED] ...; the mails of
-            one incident make one thread. DIR/alerts-sent.tsv remembers what was written and sent: a rerun over
-            the same range writes nothing new, a later FAILURE of an incident alerted OPEN is a new mail, and
+            Looks at the incidents whose life overlaps [since, until). Subjects: [AUTO-RESOLVED] ... - System \
+            Self-Healed, [FAILURE] ... - Manual Intervention Required, [OPEN] ..., [RECOVERED] ...; the mails of \
+            one incident make one thread. DIR/alerts-sent.tsv remembers what was written and sent: a rerun over \
+            the same range writes nothing new, a later FAILURE of an incident alerted OPEN is a new mail, and \
             --send sends what an earlier run wrote without sending. Prints each .eml path.
 
             Examples:

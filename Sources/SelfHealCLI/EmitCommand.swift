@@ -8,9 +8,9 @@ struct EmitCommand: AsyncParsableCommand {
         commandName: "emit",
         abstract: "Send one event to the daemon and wait until it is committed.",
         discussion: """
-            Exits 0 once the event is stored (or was already stored: same service and id), non-zero with the
-            daemon's error when it is rejected or when no daemon answers.
-            An --attr value that is a JSON number, true, false, null, object or array is kept as that JSON;
+            Exits 0 once the event is stored (or was already stored: same service and id), non-zero with the \
+            daemon's error when it is rejected or when no daemon answers. \
+            An --attr value that is a JSON number, true, false, null, object or array is kept as that JSON; \
             anything else is a string.
 
             Examples:

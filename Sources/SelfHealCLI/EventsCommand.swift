@@ -21,7 +21,7 @@ struct EventsCommand: AsyncParsableCommand {
     @OptionGroup var range: RangeOptions
     @Option(help: "Only this service.") var service: String?
     @Option(help: "Only this kind.") var kind: String?
-    @Option(help: "table (default), json (an array) or ndjson (one object per line).") var format: OutputFormat = .table
+    @Option(help: "table, json (an array) or ndjson (one object per line).") var format: OutputFormat = .table
 
     func run() async throws {
         try await reportingErrors {
@@ -68,7 +68,7 @@ struct RejectsCommand: AsyncParsableCommand {
 
     @OptionGroup var location: LocationOptions
     @OptionGroup var range: RangeOptions
-    @Option(help: "table (default), json (an array) or ndjson (one object per line).") var format: OutputFormat = .table
+    @Option(help: "table, json (an array) or ndjson (one object per line).") var format: OutputFormat = .table
 
     func run() async throws {
         try await reportingErrors {

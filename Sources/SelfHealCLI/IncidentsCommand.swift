@@ -9,10 +9,13 @@ struct IncidentsCommand: AsyncParsableCommand {
         commandName: "incidents",
         abstract: "List the incidents whose life overlaps [since, until), in order of opening.",
         discussion: """
-            An incident overlaps the range when it opened before --until and was not resolved before --since
-            (still active, or resolved at or after --since). Incidents are derived from the events (see
-            'selfheal help stats'): keyed by service and incident when an event gives one, else by service and
-            component. Reads the store directly: works with or without a running daemon.
+            An incident overlaps the range when it opened before --until and had not ended before --since (still \
+            active, or ended at or after --since). Incidents are derived from the events (see 'selfheal help \
+            stats'): keyed by service and incident when an event gives one, else by service and component. An \
+            incident ends when a recover event resolves it, or when it hears nothing for the store's quiet period \
+            (default 4 h: see 'selfheal help serve'); then it shows as expired, or stays failed. --as-of (default \
+            now) is the time that rule is applied at. Reads the store directly: works with or without a running \
+            daemon.
 
             Examples:
               selfheal incidents --since -24h
@@ -28,7 +31,7 @@ struct IncidentsCommand: AsyncParsableCommand {
     var state: IncidentState?
     @Option(help: "Only incidents that reached this level: info, warning, critical or failure.")
     var minLevel: EventLevel?
-    @Option(help: "table (default), json (an array) or ndjson (one object per line).") var format: OutputFormat = .table
+    @Option(help: "table, json (an array) or ndjson (one object per line).") var format: OutputFormat = .table
 
     func run() async throws {
         try await reportingErrors {

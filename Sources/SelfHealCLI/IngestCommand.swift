@@ -8,7 +8,7 @@ struct IngestCommand: AsyncParsableCommand {
         commandName: "ingest",
         abstract: "Send NDJSON events from files or stdin to the daemon, then wait until they are committed.",
         discussion: """
-            Prints how many lines were accepted, were duplicates, or were rejected, and each rejected line as
+            Prints how many lines were accepted, were duplicates, or were rejected, and each rejected line as \
             FILE:LINE: error. Exits 1 if any line was rejected (the others are stored all the same).
 
             Examples:
@@ -20,7 +20,7 @@ struct IngestCommand: AsyncParsableCommand {
 
     @OptionGroup var location: LocationOptions
 
-    @Option(help: "table (default) or json: how the result is printed.") var format: OutputFormat = .table
+    @Option(help: "table or json: how the result is printed.") var format: OutputFormat = .table
 
     @Argument(help: "NDJSON files; none or - reads stdin.") var files: [String] = []
 

@@ -8,9 +8,9 @@ struct RebuildCommand: AsyncParsableCommand {
         commandName: "rebuild",
         abstract: "Replay the whole log into fresh projections (incidents and counters).",
         discussion: """
-            Drops the incidents and counters and replays every event from seq 1, in one transaction: if it
-            fails, the projections stay as they were. Prints how many events per second it replayed.
-            Refuses while a daemon serves the data directory: stop the daemon first ('selfheal verify' runs
+            Drops the incidents and counters and replays every event from seq 1, in one transaction: if it \
+            fails, the projections stay as they were. Prints how many events per second it replayed. \
+            Refuses while a daemon serves the data directory: stop the daemon first ('selfheal verify' runs \
             beside it).
 
             Examples:
@@ -63,21 +63,34 @@ struct VerifyCommand: AsyncParsableCommand {
         commandName: "verify",
         abstract: "Check the log (gapless seq, every row decodes) and that the projections equal a fresh replay.",
         discussion: """
-            Reads one snapshot of the store, so it runs safely beside a daemon; the replay goes to a temporary
-            database. Prints what differs and exits 1 if anything does ('selfheal rebuild' repairs the
+            Reads one snapshot of the store, so it runs safely beside a daemon; the replay goes to a temporary \
+            database. Prints what differs and exits 1 if anything does ('selfheal rebuild' repairs the \
             projections).
+
+            It also recomputes the hash chain over the log (one SHA-256 link per commit) and names the first \
+            seq that is not what was committed, even when the rows were edited or deleted around the daemon. \
+            --head prints only the chain's head, 'seq N sha256 HEX' (every daily report's footer carries it): \
+            a later verify that recomputes the same head proves the history up to N unchanged.
 
             Examples:
               selfheal verify
               selfheal verify --data-dir /var/lib/selfheal
+              selfheal verify --head
             """
     )
 
     @OptionGroup var location: LocationOptions
 
+    @Flag(help: "Print only the head of the hash chain (seq and SHA-256), without checking.")
+    var head = false
+
     func run() async throws {
         try await reportingErrors {
             let store = try location.openStore()
+            if head {
+                print(try store.chainHead()?.description ?? "seq 0 (the log is empty)")
+                return
+            }
             let report = try store.verify()
             if report.logProblems.isEmpty {
                 print("log: \(report.events) events, seq 1 to \(report.events) without gaps, every row decodes")
@@ -94,11 +107,26 @@ struct VerifyCommand: AsyncParsableCommand {
                 print("projections: differ from a fresh replay:")
                 for difference in report.projectionDifferences { print("  \(difference)") }
             }
+            printChain(report.chain)
             if report.unlisted > 0 { print("(\(report.unlisted) more problems not listed)") }
             if !report.isClean {
-                printError("verify found problems: 'selfheal rebuild' repairs the projections")
+                printError(
+                    report.chain.firstDifferingSeq.map { "verify found problems: the log differs from seq \($0)" }
+                        ?? "verify found problems: 'selfheal rebuild' repairs the projections"
+                )
                 throw ExitCode.failure
             }
         }
+    }
+}
+
+/// The hash chain's part of `verify`'s output.
+private func printChain(_ chain: ChainReport) {
+    if chain.problems.isEmpty {
+        let head = chain.head.map { ", head \($0)" } ?? ""
+        print("hash chain: \(chain.links) links, every one recomputes\(head)")
+    } else {
+        print("hash chain: the log is not what was committed, first from seq \(chain.firstDifferingSeq ?? 0):")
+        for problem in chain.problems { print("  \(problem)") }
     }
 }

@@ -9,9 +9,9 @@ struct ReportCommand: AsyncParsableCommand {
         commandName: "report",
         abstract: "Write the daily or weekly report: .eml, .html, .txt and .json files, and mail it with --send.",
         discussion: """
-            The figures are those of 'selfheal stats' over the period. The files go to --out (default
-            DIR/reports/): selfheal-daily-2025-11-25.{eml,html,txt,json} or selfheal-weekly-2025-W48.{...},
-            with the chart beside them as .png; the command prints the .eml path. Templates: reports/*.mustache
+            The figures are those of 'selfheal stats' over the period. The files go to --out (default \
+            DIR/reports/): selfheal-daily-2025-11-25.{eml,html,txt,json} or selfheal-weekly-2025-W48.{...}, \
+            with the chart beside them as .png; the command prints the .eml path. Templates: reports/*.mustache \
             in --templates DIR (env SELFHEAL_TEMPLATES, default ./reports when it holds them), else built-in.
 
             Examples:
@@ -30,7 +30,7 @@ struct MailOptions: ParsableArguments {
     @Option(help: "To address, repeatable (env SELFHEAL_MAIL_TO, comma-separated; default root@HOST).")
     var to: [String] = []
     @Flag(help: "Pipe each message to sendmail -t -oi; a failure of sendmail is an error.") var send = false
-    @Option(help: "The sendmail program for --send (default sendmail, looked up in PATH, /usr/sbin, /usr/lib).")
+    @Option(help: "The sendmail program for --send, looked up in PATH, /usr/sbin and /usr/lib.")
     var sendmail: String = "sendmail"
     @Option(help: "A directory of templates replacing the built-in ones (env SELFHEAL_TEMPLATES).")
     var templates: String?
@@ -91,9 +91,10 @@ func writeReport(
     try await reportingErrors {
         let zone = try zone(tz)
         let now = currentMillis()
-        let generatedAt = try asOf.map { text throws(CLIError) in
-            try TimeExpression(zone: zone, now: now).parse(text, option: "--as-of")
-        } ?? now
+        let generatedAt =
+            try asOf.map { text throws(CLIError) in
+                try TimeExpression(zone: zone, now: now).parse(text, option: "--as-of")
+            } ?? now
         let period = try period(zone, generatedAt)
         let store = try location.openStore()
         let input = try ReportInput.load(from: store, period: period, generatedAt: generatedAt)
@@ -114,9 +115,12 @@ struct DailyReportCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var location: LocationOptions
-    @Option(help: "The day: YYYY-MM-DD, today or yesterday (default yesterday).") var date: String = "yesterday"
+    @Option(help: "The day: YYYY-MM-DD, today or yesterday.") var date: String = "yesterday"
     @Option(help: "Time zone of the day, e.g. Europe/Paris (default the system zone).") var tz: String?
-    @Option(parsing: .unconditional, help: "Compute the report as of this time (default now): see 'selfheal help stats'.")
+    @Option(
+        parsing: .unconditional,
+        help: "Compute the report as of this time (default now): see 'selfheal help stats'."
+    )
     var asOf: String?
     @OptionGroup var mail: MailOptions
 
@@ -140,7 +144,7 @@ struct WeeklyReportCommand: AsyncParsableCommand {
         commandName: "weekly",
         abstract: "Write the report of one ISO week (Monday to Monday) in --tz, against the week before.",
         discussion: """
-            Trends per kind compare the per-day rates of the two weeks; recommendations are derived from the
+            Trends per kind compare the per-day rates of the two weeks; recommendations are derived from the \
             data (see the README).
 
             Examples:
@@ -151,9 +155,12 @@ struct WeeklyReportCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var location: LocationOptions
-    @Option(help: "The week: YYYY-Www, this or last (default last).") var week: String = "last"
+    @Option(help: "The week: YYYY-Www, this or last.") var week: String = "last"
     @Option(help: "Time zone of the week, e.g. Europe/Paris (default the system zone).") var tz: String?
-    @Option(parsing: .unconditional, help: "Compute the report as of this time (default now): see 'selfheal help stats'.")
+    @Option(
+        parsing: .unconditional,
+        help: "Compute the report as of this time (default now): see 'selfheal help stats'."
+    )
     var asOf: String?
     @OptionGroup var mail: MailOptions
 

@@ -7,8 +7,8 @@ public struct SelfHealCommand: AsyncParsableCommand {
         commandName: "selfheal",
         abstract: "Record self-healing events, derive incidents and recovery times, and report on them.",
         discussion: """
-            Services send [SELF-HEAL] events as NDJSON over a UNIX socket to 'selfheal serve', which appends
-            them to an append-only SQLite log in the data directory (--data-dir, env SELFHEAL_DATA_DIR,
+            Services send [SELF-HEAL] events as NDJSON over a UNIX socket to 'selfheal serve', which appends \
+            them to an append-only SQLite log in the data directory (--data-dir, env SELFHEAL_DATA_DIR, \
             default .selfheal).
 
             Examples:
@@ -21,6 +21,7 @@ public struct SelfHealCommand: AsyncParsableCommand {
             ServeCommand.self, EmitCommand.self, IngestCommand.self, EventsCommand.self, RejectsCommand.self,
             IncidentsCommand.self, StatsCommand.self, ReportCommand.self, AlertsCommand.self, RebuildCommand.self,
             VerifyCommand.self, DemoCommand.self,
+            BackupCommand.self,
         ]
     )
 

@@ -11,20 +11,21 @@ struct ServeCommand: AsyncParsableCommand {
         commandName: "serve",
         abstract: "Run the daemon in the foreground: take events on the UNIX socket and commit them to the log.",
         discussion: """
-            One daemon serves one data directory; a second one on the same directory exits with an error.
-            SIGTERM or SIGINT stop it cleanly: it stops taking connections, commits every complete line it has
+            One daemon serves one data directory; a second one on the same directory exits with an error. \
+            SIGTERM or SIGINT stop it cleanly: it stops taking connections, commits every complete line it has \
             read, answers pending syncs and exits 0.
 
             Examples:
               selfheal serve
               selfheal serve --data-dir /var/lib/selfheal --socket /run/selfheal.sock --socket-mode 0666
               selfheal serve --durability normal
+              selfheal serve --allow-uid 1000,1001 --allow-gid 998
               selfheal serve --http 127.0.0.1:8470
               selfheal serve --http 0.0.0.0:8470 --http-token-file /etc/selfheal/tokens
 
-            --http serves the HTTP API (queries, /metrics, /healthz, the stream) on ADDR:PORT; port 0 lets the
-            system choose, and DATA_DIR/http.address holds the bound address while it listens. Ingest over HTTP
-            (POST /api/v1/events) and any address beyond loopback need --http-token-file: one token a line, #
+            --http serves the HTTP API (queries, /metrics, /healthz, the stream) on ADDR:PORT; port 0 lets the \
+            system choose, and DATA_DIR/http.address holds the bound address while it listens. Ingest over HTTP \
+            (POST /api/v1/events) and any address beyond loopback need --http-token-file: one token a line, # \
             comments; clients send Authorization: Bearer TOKEN (or Basic with the token as the password).
             """
     )
@@ -55,12 +56,34 @@ struct ServeCommand: AsyncParsableCommand {
     )
     var quietPeriod: String?
 
+    @Option(help: "Only these user ids may write, e.g. 1000,1001 (SO_PEERCRED; default: whoever can open the socket).")
+    var allowUid: String?
+
+    @Option(help: "Only processes of these group ids may write (their effective gid), e.g. 998.")
+    var allowGid: String?
+
+    /// `--allow-uid` and `--allow-gid` as a policy.
+    func peerPolicy() throws(ValidationError) -> PeerPolicy {
+        var policy = PeerPolicy()
+        for (text, option, keyPath) in [
+            (allowUid, "--allow-uid", \PeerPolicy.uids), (allowGid, "--allow-gid", \PeerPolicy.gids),
+        ] {
+            guard let text else { continue }
+            switch PeerPolicy.parseIDs(text, option: option) {
+            case .success(let ids): policy[keyPath: keyPath] = ids
+            case .failure(let error): throw ValidationError(error.message)
+            }
+        }
+        return policy
+    }
+
     func validate() throws {
         guard let mode = UInt16(socketMode, radix: 8), mode <= 0o777 else {
             throw ValidationError("--socket-mode must be an octal mode such as 0660, not \"\(socketMode)\"")
         }
         _ = mode
         if let quietPeriod { _ = try parseQuietPeriod(quietPeriod) }
+        _ = try peerPolicy()
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
         }
@@ -85,7 +108,7 @@ struct ServeCommand: AsyncParsableCommand {
             let level = Logger.Level(rawValue: logLevel) ?? .info
             var logger = Logger(label: "selfheal") { label in StreamLogHandler.standardError(label: label) }
             logger.logLevel = level
-            let configuration = ServerConfiguration(
+            var configuration = ServerConfiguration(
                 dataDirectory: location.dataDirectory,
                 socketPath: location.socketPath,
                 socketMode: UInt16(socketMode, radix: 8) ?? 0o660,
@@ -93,6 +116,7 @@ struct ServeCommand: AsyncParsableCommand {
                 quietPeriod: try quietPeriod.map(parseQuietPeriod),
                 http: try httpConfiguration()
             )
+            configuration.peerPolicy = try peerPolicy()
             try await Daemon.run(configuration, logger: logger)
         }
     }

@@ -8,12 +8,17 @@ struct StatsCommand: AsyncParsableCommand {
         commandName: "stats",
         abstract: "Show the figures of [since, until): prevented events, incidents by outcome, success rate, MTTR.",
         discussion: """
-            prevented: events of a prevent kind (timeout.prevented, transition.blocked, ratelimit.throttled)
-              with ts in range.
-            incidents: those opened in range, by their state now: resolved, failed or open.
+            prevented: events of a prevent kind (timeout.prevented, transition.blocked, ratelimit.throttled) \
+            with ts in range.
+
+            incidents: those opened in range, by their state as of --as-of (default now): resolved, failed, open, \
+            or expired (heard nothing for the store's quiet period and got no recovery signal).
+
             actions = prevented + incidents.
-            success rate = (prevented + resolved) / (prevented + resolved + failed); open incidents are not
-              decided yet and do not count.
+
+            success rate = (prevented + resolved) / (prevented + resolved + failed); open and expired incidents \
+            are not decided and do not count.
+
             MTTR, p50, p95: mean and nearest-rank percentiles of the recovery times of the resolved incidents.
 
             Examples:
@@ -26,7 +31,7 @@ struct StatsCommand: AsyncParsableCommand {
     @OptionGroup var location: LocationOptions
     @OptionGroup var range: RangeOptions
     @Option(help: "Only this service.") var service: String?
-    @Option(help: "table (default), json or ndjson (the same object on one line).") var format: OutputFormat = .table
+    @Option(help: "table, json or ndjson (the same object on one line).") var format: OutputFormat = .table
 
     func run() async throws {
         try await reportingErrors {

@@ -32,6 +32,4 @@ func zone(_ tz: String?) throws(CLIError) -> TimeZone {
 }
 
 /// Wall-clock milliseconds.
-func currentMillis() -> Int64 {
-    Int64((Date().timeIntervalSince1970 * 1_000).rounded(.down))
-}
+func currentMillis() -> Int64 { WallClock.nowMillis() }

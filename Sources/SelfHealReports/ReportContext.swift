@@ -59,6 +59,7 @@ enum ReportContext {
                 "ink": colours.ink, "background": colours.background,
             ],
         ]
+        if let head = report.input.chainHead { context["chainHead"] = ["seq": String(head.seq), "hash": head.hash] }
         let totals: [(String, String, String, String)] = [
             (
                 "Total self-healing actions", ReportFormat.count(figures.actions), "prevented + incidents",

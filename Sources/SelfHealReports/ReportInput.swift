@@ -163,6 +163,9 @@ public struct ReportInput: Sendable {
     /// When the report was made, epoch milliseconds (the ages of open incidents are counted to it or to the
     /// end of the period, whichever is earlier).
     public var generatedAt: Int64
+    /// The head of the log's hash chain when the report was made, for its footer: it pins the history the
+    /// report was made from (`selfheal verify --head`). Nil when not known.
+    public var chainHead: ChainHead?
 
     /// Creates an input from precomputed parts.
     public init(

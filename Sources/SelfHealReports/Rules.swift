@@ -130,7 +130,8 @@ public struct KindTrend: Sendable, Equatable {
 public struct Recommendation: Sendable, Equatable {
     /// Which rule fired.
     public enum Rule: String, Sendable {
-        case invalidTransitions, frequentBatching, chronicPoolWarnings, failures, silentRecoveries, belowTarget, allClear
+        case invalidTransitions, frequentBatching, chronicPoolWarnings, failures, silentRecoveries, belowTarget,
+            allClear
     }
 
     /// Which rule fired.

@@ -39,11 +39,17 @@ extension ReportInput {
             let before = period.previous
             previous = (
                 before,
-                try self.incidents(store, since: before.since, until: before.until, service: service, asOf: generatedAt),
+                try self.incidents(
+                    store,
+                    since: before.since,
+                    until: before.until,
+                    service: service,
+                    asOf: generatedAt
+                ),
                 try preventedTimes(store, since: before.since, until: before.until, service: service)
             )
         }
-        return assemble(
+        var input = assemble(
             period: period,
             figures: figures,
             incidents: incidents,
@@ -51,6 +57,8 @@ extension ReportInput {
             previous: previous,
             generatedAt: generatedAt
         )
+        input.chainHead = try store.chainHead()
+        return input
     }
 
     /// The incidents whose life overlaps `[since, until)` as of `asOf`, as `selfheal incidents` lists them.

@@ -17,7 +17,7 @@ final class ConnectionLedger: Sendable {
 }
 
 /// The answer to a sync: whether the commit succeeded, and the reply line.
-struct SyncReply: Sendable {
+struct SyncAnswer: Sendable {
     var ok: Bool
     var line: ByteBuffer
 }
@@ -29,7 +29,7 @@ struct SyncRequest: Sendable {
     /// The lines rejected since the previous sync (at most 100).
     var errors: [(line: Int, error: String)]
     /// Fulfilled with the reply once committed.
-    var reply: EventLoopPromise<SyncReply>
+    var reply: EventLoopPromise<SyncAnswer>
 }
 
 /// Work for the writer from one connection: events and rejects to commit, then maybe a sync to answer.
@@ -100,7 +100,7 @@ struct CommitWriter: Service {
                 }
                 if let sync = submission.sync {
                     sync.reply.succeed(
-                        SyncReply(ok: true, line: Self.syncReply(counts, sync: sync, lastSeq: result.lastSeq))
+                        SyncAnswer(ok: true, line: Self.syncReply(counts, sync: sync, lastSeq: result.lastSeq))
                     )
                 }
             }
@@ -110,27 +110,20 @@ struct CommitWriter: Service {
                 metadata: ["error": "\(error.message)", "events": "\(events.count)", "rejects": "\(rejects.count)"]
             )
             for submission in batch {
-                submission.sync?.reply.succeed(SyncReply(ok: false, line: IngestServer.failedSync(error.message)))
+                submission.sync?.reply.succeed(SyncAnswer(ok: false, line: IngestServer.failedSync(error.message)))
             }
         }
     }
 
     static func syncReply(_ counts: ConnectionLedger.Counts, sync: SyncRequest, lastSeq: Int64) -> ByteBuffer {
-        var json = JSONText()
-        json.string("op", "sync")
-        json.bool("ok", true)
-        json.number("accepted", counts.accepted)
-        json.number("duplicates", counts.duplicates)
-        json.number("rejected", sync.rejected)
-        json.number("last_seq", lastSeq)
-        let errors = sync.errors.map { failure in
-            var error = JSONText()
-            error.number("line", failure.line)
-            error.string("error", failure.error)
-            return error.finish()
-        }
-        json.raw("errors", JSONText.array(errors))
-        return ByteBuffer(string: json.finish() + "\n")
+        let reply = SyncReply(
+            accepted: counts.accepted,
+            duplicates: counts.duplicates,
+            rejected: sync.rejected,
+            lastSeq: lastSeq,
+            errors: sync.errors.map { SyncReply.LineFailure(line: $0.line, error: $0.error) }
+        )
+        return ByteBuffer(string: reply.json + "\n")
     }
 
     /// Tells the observer what the commit did, per transport.

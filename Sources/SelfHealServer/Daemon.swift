@@ -21,17 +21,24 @@ public enum Daemon {
     ///   - logger: start, stop, client errors and commit failures; never one line per event.
     public static func run(_ configuration: ServerConfiguration, logger: Logger) async throws {
         let lock = try DataDirectoryLock(dataDirectory: configuration.dataDirectory)
-        try refuseLiveSocket(configuration.socketPath)
-        let store = try EventStore(
-            StoreConfiguration(
-                path: configuration.databasePath,
-                durability: configuration.durability,
-                quietPeriod: configuration.quietPeriod,
-                projections: configuration.projections
-            )
-        )
-        let queue = BoundedQueue<Submission>(capacity: configuration.queueCapacity)
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.threads))
+        let store: EventStore
+        do {
+            try await refuseLiveSocket(configuration.socketPath, group: group)
+            try DataDirectoryModes.prepareStoreFiles(configuration.databasePath)
+            store = try EventStore(
+                StoreConfiguration(
+                    path: configuration.databasePath,
+                    durability: configuration.durability,
+                    quietPeriod: configuration.quietPeriod,
+                    projections: configuration.projections
+                )
+            )
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        let queue = BoundedQueue<Submission>(capacity: configuration.queueCapacity)
         var writer = CommitWriter(store: store, queue: queue, logger: logger)
         var server = IngestServer(configuration: configuration, group: group, queue: queue, logger: logger)
         let http: HTTPAPI?
@@ -80,10 +87,13 @@ public enum Daemon {
 
     /// A socket file that still answers belongs to a live daemon (of another data directory): never steal it.
     /// One that does not answer was left by a dead daemon and is replaced.
-    static func refuseLiveSocket(_ path: String) throws(ServerError) {
-        let limit = MemoryLayout.size(ofValue: sockaddr_un().sun_path) - 1
-        guard path.utf8.count <= limit else {
-            throw ServerError("socket path is longer than \(limit) bytes: \(path); choose a shorter --socket")
+    static func refuseLiveSocket(_ path: String, group: any EventLoopGroup) async throws(ServerError) {
+        do {
+            _ = try SocketAddress(unixDomainSocketPath: path)
+        } catch {
+            throw ServerError(
+                "cannot listen on \(path): the path is too long for a UNIX socket; choose a shorter --socket"
+            )
         }
         let parent = (path as NSString).deletingLastPathComponent
         var isDirectory: ObjCBool = false
@@ -97,26 +107,14 @@ public enum Daemon {
         guard (info.st_mode & S_IFMT) == S_IFSOCK else {
             throw ServerError("\(path) exists and is not a socket; remove it or choose another --socket")
         }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
-            throw ServerError("socket path is too long: \(path)")
+        let answered: Bool
+        do {
+            let channel = try await ClientBootstrap(group: group).connect(unixDomainSocketPath: path).get()
+            try? await channel.close()
+            answered = true
+        } catch {
+            answered = false
         }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: bytes)
-            raw[bytes.count] = 0
-        }
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return }
-        defer { close(fd) }
-        let connected = withUnsafePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
-        if connected == 0 {
-            throw ServerError("another daemon is listening on \(path); choose another --socket")
-        }
+        if answered { throw ServerError("another daemon is listening on \(path); choose another --socket") }
     }
 }

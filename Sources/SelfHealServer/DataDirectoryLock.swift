@@ -14,15 +14,12 @@ public final class DataDirectoryLock: Sendable {
     /// Takes the lock, or fails with a message naming the daemon that holds it.
     public init(dataDirectory: String) throws(ServerError) {
         path = (dataDirectory as NSString).appendingPathComponent("daemon.lock")
-        do {
-            try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
-        } catch {
-            throw ServerError("cannot create the data directory \(dataDirectory): \(error.localizedDescription)")
-        }
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        try DataDirectoryModes.createDirectory(dataDirectory)
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, DataDirectoryModes.file)
         guard fd >= 0 else {
             throw ServerError("cannot open \(path): \(String(cString: strerror(errno)))")
         }
+        _ = fchmod(fd, DataDirectoryModes.file)
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             let holder = (try? String(contentsOfFile: path, encoding: .utf8))?
                 .trimmingCharacters(in: .whitespacesAndNewlines)

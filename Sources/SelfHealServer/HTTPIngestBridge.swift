@@ -10,7 +10,7 @@ struct HTTPIngestBridge: IngestWriter {
     let eventLoop: any EventLoop
 
     func commit(_ body: IngestBody, waitingAtMost wait: Duration) async -> IngestOutcome {
-        let promise = eventLoop.makePromise(of: SyncReply.self)
+        let promise = eventLoop.makePromise(of: SyncAnswer.self)
         let submission = Submission(
             ledger: ConnectionLedger(),
             events: body.events,

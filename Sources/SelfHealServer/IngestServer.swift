@@ -52,6 +52,8 @@ final class ConnectionRegistry: Sendable {
 struct Connection: Sendable {
     var channel: NIOAsyncChannel<IngestChunk, ByteBuffer>
     var peer: Peer?
+    /// The line sent before closing a connection that may not write (``PeerPolicy``); nil when it may.
+    var refusal: ByteBuffer?
 }
 
 /// The socket side of the daemon: accepts connections on the UNIX socket, hands decoded lines to the writer and
@@ -69,6 +71,7 @@ struct IngestServer: Service {
     func run() async throws {
         let registry = registry
         let now: @Sendable () -> Int64 = { WallClock.nowMillis() }
+        let (policy, logger) = (configuration.peerPolicy, logger)
         let serverChannel: NIOAsyncChannel<Connection, Never>
         do {
             serverChannel = try await ServerBootstrap(group: group)
@@ -79,7 +82,7 @@ struct IngestServer: Service {
                     value: AdaptiveRecvByteBufferAllocator(minimum: 4_096, initial: 65_536, maximum: 262_144)
                 )
                 .bind(unixDomainSocketPath: configuration.socketPath, cleanupExistingSocketFile: true) { channel in
-                    Self.peerCredentials(of: channel).flatMapThrowing { peer in
+                    Self.peerCredentials(of: channel).flatMapThrowing { credentials in
                         try channel.pipeline.syncOperations.addHandler(
                             LineFramer(now: now, shuttingDown: { registry.isStopping })
                         )
@@ -87,7 +90,11 @@ struct IngestServer: Service {
                             wrappingChannelSynchronously: channel
                         )
                         registry.add(channel)
-                        return Connection(channel: asyncChannel, peer: peer)
+                        return Connection(
+                            channel: asyncChannel,
+                            peer: credentials.map { Peer(uid: $0.uid, pid: $0.pid) },
+                            refusal: policy.refusal(credentials, logger: logger)
+                        )
                     }
                 }
         } catch {
@@ -130,8 +137,8 @@ struct IngestServer: Service {
         }
     }
 
-    /// `SO_PEERCRED` of a UNIX socket: the uid and pid of the process that connected.
-    private static func peerCredentials(of channel: any Channel) -> EventLoopFuture<Peer?> {
+    /// `SO_PEERCRED` of a UNIX socket: the uid, gid and pid of the process that connected.
+    private static func peerCredentials(of channel: any Channel) -> EventLoopFuture<PeerCredentials?> {
         guard let provider = channel as? any SocketOptionProvider else {
             return channel.eventLoop.makeSucceededFuture(nil)
         }
@@ -139,12 +146,17 @@ struct IngestServer: Service {
             level: SocketOptionLevel(SOL_SOCKET),
             name: SocketOptionName(SO_PEERCRED)
         )
-        return credentials.map { Optional(Peer(uid: $0.uid, pid: $0.pid)) }.recover { _ in Peer?.none }
+        return credentials.map { Optional($0) }.recover { _ in PeerCredentials?.none }
     }
 
     /// Serves one connection until the client closes it (or the daemon stops reading), never throwing:
     /// one connection's error never touches another.
     private func serve(_ connection: Connection) async {
+        if let refusal = connection.refusal {
+            // One line, then close: nothing it sent is read.
+            try? await connection.channel.executeThenClose { _, outbound in try await outbound.write(refusal) }
+            return
+        }
         connectionOpened?(true)
         defer { connectionOpened?(false) }
         let eventLoop = connection.channel.channel.eventLoop
@@ -192,7 +204,7 @@ struct IngestServer: Service {
             events = []
             rejects = []
             if !(await queue.push(submission, weight: submission.weight)) {
-                sync?.reply.succeed(SyncReply(ok: false, line: Self.failedSync("the daemon is shutting down")))
+                sync?.reply.succeed(SyncAnswer(ok: false, line: Self.failedSync("the daemon is shutting down")))
             }
         }
 
@@ -208,15 +220,13 @@ struct IngestServer: Service {
                     rejected += 1
                     if errorsSinceSync.count < 100 { errorsSinceSync.append((line, error)) }
                 case .control(.sync):
-                    let promise = eventLoop.makePromise(of: SyncReply.self)
+                    let promise = eventLoop.makePromise(of: SyncAnswer.self)
                     await submit(sync: SyncRequest(rejected: rejected, errors: errorsSinceSync, reply: promise))
                     errorsSinceSync = []
                     _ = await replies.push(promise.futureResult.map(\.line))
                 case .control(.ping):
-                    var pong = JSONText()
-                    pong.string("op", "pong")
-                    pong.string("version", SelfHealVersion.current)
-                    _ = await replies.push(eventLoop.makeSucceededFuture(ByteBuffer(string: pong.finish() + "\n")))
+                    let pong = PongReply(version: SelfHealVersion.current).json + "\n"
+                    _ = await replies.push(eventLoop.makeSucceededFuture(ByteBuffer(string: pong)))
                 }
             }
             if !events.isEmpty || !rejects.isEmpty { await submit(sync: nil) }
@@ -225,11 +235,7 @@ struct IngestServer: Service {
     }
 
     static func failedSync(_ message: String) -> ByteBuffer {
-        var json = JSONText()
-        json.string("op", "sync")
-        json.bool("ok", false)
-        json.string("error", message)
-        return ByteBuffer(string: json.finish() + "\n")
+        ByteBuffer(string: SyncReply(failure: message).json + "\n")
     }
 }
 
@@ -238,12 +244,4 @@ struct PeerCredentials: Sendable {
     var pid: Int32 = 0
     var uid: UInt32 = 0
     var gid: UInt32 = 0
-}
-
-/// Wall-clock time for `received_at`.
-enum WallClock {
-    static func nowMillis() -> Int64 {
-        // Foundation's clock: with the HTTP side linked in, Glibc's `timespec` resolves to NIO's C module.
-        Int64((Date().timeIntervalSince1970 * 1_000).rounded(.down))
-    }
 }

@@ -25,6 +25,8 @@ public struct ServerConfiguration: Sendable {
     public var projections: Bool
     /// The HTTP side (`--http`); nil: off. Default: off.
     public var http: HTTPConfiguration?
+    /// Who may write (`--allow-uid`, `--allow-gid`). Default: anyone who can open the socket.
+    public var peerPolicy = PeerPolicy()
 
     /// Creates a configuration with the documented defaults.
     public init(

@@ -6,7 +6,7 @@ struct CounterKey: Hashable, Sendable {
     var service: String
 
     func hash(into hasher: inout Hasher) {
-        hasher.combine(mix(UInt64(bitPattern: hour) &* 0x9E37_79B9_7F4A_7C15 ^ keyHash(service)))
+        hasher.combine(SplitMix64.mix(UInt64(bitPattern: hour) &* 0x9E37_79B9_7F4A_7C15 ^ keyHash(service)))
     }
 }
 

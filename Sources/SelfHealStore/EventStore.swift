@@ -298,6 +298,8 @@ public final class EventStore: Sendable {
         var seqs = [Int64?]()
         seqs.reserveCapacity(events.count)
         var storedCount = 0
+        // Tamper evidence: this commit's link of the hash chain (HashChain.swift).
+        var link = try ChainLink(db)
         if !events.isEmpty {
             // Bound through the C API: GRDB's StatementArguments allocate per value, which costs more than
             // SQLite's own work at this rate (see PERFORMANCE.md).
@@ -313,12 +315,14 @@ public final class EventStore: Sendable {
             for incoming in events {
                 let event = incoming.event
                 let timestamp = incoming.timestamp
+                let kind = event.kind.name
+                let level = event.effectiveLevel.name
                 insert.bind(1, timestamp)
                 insert.bind(2, incoming.receivedAt)
                 insert.bind(3, event.service)
                 insert.bind(4, event.component)
-                insert.bind(5, event.kind.name)
-                insert.bind(6, event.effectiveLevel.name)
+                insert.bind(5, kind)
+                insert.bind(6, level)
                 insert.bind(7, event.message)
                 insert.bind(8, event.incident)
                 insert.bind(9, event.id)
@@ -330,11 +334,14 @@ public final class EventStore: Sendable {
                 if try insert.runCountingChanges() == 0 {
                     seqs.append(nil)
                 } else {
-                    seqs.append(insert.lastInsertedRowID)
+                    let seq = insert.lastInsertedRowID
+                    seqs.append(seq)
                     storedCount += 1
+                    link.add(seq: seq, timestamp: timestamp, incoming: incoming, kind: kind, level: level)
                 }
             }
         }
+        try link.finish(db)
         if !rejects.isEmpty {
             let insert = try db.cachedStatement(
                 sql: "INSERT INTO rejects (received_at, line, error, raw, peer_uid, peer_pid) VALUES (?, ?, ?, ?, ?, ?)"

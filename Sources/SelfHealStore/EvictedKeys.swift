@@ -1,3 +1,5 @@
+import SelfHealEvents
+
 /// A Bloom filter of the incident keys whose active incident the ledger holds only in SQLite: a key it has
 /// never seen is known to have no active incident there without asking SQLite. A fixed size (2 MiB by
 /// default) whatever the load; false positives only cost a lookup in SQLite's index of active incidents,
@@ -26,7 +28,7 @@ struct EvictedKeys: Sendable {
     mutating func insert(_ hash: UInt64) {
         insertions += 1
         var position = hash
-        let step = mix(hash) | 1
+        let step = SplitMix64.mix(hash) | 1
         for _ in 0..<4 {
             let bit = position & mask
             words[Int(bit >> 6)] |= 1 << (bit & 63)
@@ -38,7 +40,7 @@ struct EvictedKeys: Sendable {
     func mayContain(_ hash: UInt64) -> Bool {
         guard insertions > 0 else { return false }
         var position = hash
-        let step = mix(hash) | 1
+        let step = SplitMix64.mix(hash) | 1
         for _ in 0..<4 {
             let bit = position & mask
             if words[Int(bit >> 6)] & (1 << (bit & 63)) == 0 { return false }

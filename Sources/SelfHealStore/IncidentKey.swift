@@ -1,3 +1,5 @@
+import SelfHealEvents
+
 /// The key of an incident (SPEC section 5): `(service, incident)` when the event gives `incident`, else
 /// `(service, component)`. Keys of the two sorts never meet, even when the strings are equal.
 ///
@@ -15,7 +17,7 @@ struct IncidentKey: Hashable, Sendable {
         self.service = service
         self.name = name
         self.byIncident = byIncident
-        hash = mix(keyHash(service) &* 0x9E37_79B9_7F4A_7C15 ^ keyHash(name) ^ (byIncident ? 0x5555 : 0))
+        hash = SplitMix64.mix(keyHash(service) &* 0x9E37_79B9_7F4A_7C15 ^ keyHash(name) ^ (byIncident ? 0x5555 : 0))
     }
 
     static func == (lhs: IncidentKey, rhs: IncidentKey) -> Bool {

@@ -235,7 +235,11 @@ struct IncidentLedger: Sendable {
             key: key,
             component: pointer.pointee.component,
             kind: kind.name,
-            title: IncidentRecord.title(kind: kind, component: pointer.pointee.component, message: pointer.pointee.message),
+            title: IncidentRecord.title(
+                kind: kind,
+                component: pointer.pointee.component,
+                message: pointer.pointee.message
+            ),
             state: role == .fail ? .failed : .open,
             peakLevel: level,
             openedAt: timestamp,

@@ -102,10 +102,11 @@ final class IncidentProjection: Projection {
         let lastSeq = try Int64.fetchOne(db, sql: "SELECT last_seq FROM projection_state WHERE id = 1") ?? 0
         let nextID = (try Int64.fetchOne(db, sql: "SELECT max(id) FROM incidents") ?? 0) + 1
         let source = SQLiteIncidentSource(db: db)
-        let activeCount = try Int.fetchOne(
-            db,
-            sql: "SELECT count(*) FROM incidents INDEXED BY incidents_active WHERE ended_at IS NULL"
-        ) ?? 0
+        let activeCount =
+            try Int.fetchOne(
+                db,
+                sql: "SELECT count(*) FROM incidents INDEXED BY incidents_active WHERE ended_at IS NULL"
+            ) ?? 0
         var evicted = EvictedKeys()
         if activeCount > workingSetLimit {
             // Those loaded below are in the filter too; the working set is asked first, so that costs nothing.

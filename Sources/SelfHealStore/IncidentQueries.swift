@@ -75,7 +75,10 @@ extension EventStore {
     public func incident(id: Int64, asOf: Int64) throws(StoreError) -> Incident? {
         do {
             return try database.read { db in
-                let statement = try FastStatement(db, sql: "SELECT \(IncidentColumns.list) FROM incidents WHERE id = ?1")
+                let statement = try FastStatement(
+                    db,
+                    sql: "SELECT \(IncidentColumns.list) FROM incidents WHERE id = ?1"
+                )
                 statement.bind(1, id)
                 guard try statement.step() else { return nil }
                 let record = try IncidentColumns.record(statement)
@@ -100,7 +103,9 @@ extension EventStore {
                         SELECT \(Self.eventColumns) FROM events
                         WHERE seq >= ?1 AND seq <= ?2 AND service = ?3 AND \(keyCondition) ORDER BY seq
                         """,
-                    arguments: [incident.firstSeq, incident.lastSeq, incident.service, incident.incident ?? incident.component]
+                    arguments: [
+                        incident.firstSeq, incident.lastSeq, incident.service, incident.incident ?? incident.component,
+                    ]
                 )
                 while let row = try rows.next() {
                     let event = try Self.storedEvent(row)
@@ -164,7 +169,9 @@ private struct IncidentStream {
         var next: Int?
         for index in streams.indices {
             guard let head = streams[index].head else { continue }
-            if let best = next, let current = streams[best].head, (current.openedAt, current.id) <= (head.openedAt, head.id) {
+            if let best = next, let current = streams[best].head,
+                (current.openedAt, current.id) <= (head.openedAt, head.id)
+            {
                 continue
             }
             next = index

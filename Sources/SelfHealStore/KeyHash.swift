@@ -1,3 +1,5 @@
+import SelfHealEvents
+
 /// A fast non-cryptographic hash of a string's UTF-8 bytes, all of them: eight bytes at a time, each word mixed
 /// in by a multiplication and a shift, the last partial word read as the final eight bytes. Keys that share
 /// their first and last bytes (`order-000123-payment`) hash apart like any others.
@@ -30,17 +32,7 @@ func keyHash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
         hash = (hash ^ tail) &* 0x94D0_49BB_1331_11EB
         hash ^= hash >> 29
     }
-    return mix(hash)
-}
-
-/// The bits of a value mixed (the finalizer of SplitMix64).
-func mix(_ value: UInt64) -> UInt64 {
-    var mixed = value
-    mixed ^= mixed >> 30
-    mixed = mixed &* 0xBF58_476D_1CE4_E5B9
-    mixed ^= mixed >> 27
-    mixed = mixed &* 0x94D0_49BB_1331_11EB
-    return mixed ^ (mixed >> 31)
+    return SplitMix64.mix(hash)
 }
 
 /// The UTC hour an instant falls in: floor(ms / 3,600,000).

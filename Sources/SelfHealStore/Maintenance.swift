@@ -27,12 +27,16 @@ public struct VerifyReport: Sendable {
     public var projectionDifferences: [String] = []
     /// Problems and differences beyond those listed.
     public var unlisted: Int = 0
+    /// The hash chain recomputed from the rows as they are (tamper evidence, HashChainCheck.swift).
+    public var chain = ChainReport()
 
     /// How many problems of each sort are listed.
     public static let limit = 50
 
     /// Whether the log is sound and the projections equal a fresh replay.
-    public var isClean: Bool { logProblems.isEmpty && projectionDifferences.isEmpty && unlisted == 0 }
+    public var isClean: Bool {
+        logProblems.isEmpty && projectionDifferences.isEmpty && unlisted == 0 && chain.problems.isEmpty
+    }
 
     mutating func log(_ problem: String) {
         if logProblems.count < Self.limit { logProblems.append(problem) } else { unlisted += 1 }
@@ -74,7 +78,11 @@ extension EventStore {
     }
 
     /// Replays the log of `source` from seq 1 into the projections of `target`; returns the events replayed.
-    private static func replay(_ source: Database, into projections: [any Projection], _ target: Database) throws
+    private static func replay(
+        _ source: Database,
+        into projections: [any Projection],
+        _ target: Database
+    ) throws
         -> Int64
     {
         let end = try Int64.fetchOne(source, sql: "SELECT max(seq) FROM events") ?? 0
@@ -90,7 +98,8 @@ extension EventStore {
         return count
     }
 
-    /// Checks the log (gapless seq from 1, every row decodes) and that the projections equal a fresh replay of
+    /// Checks the log (gapless seq from 1, every row decodes, the hash chain recomputes) and that the projections
+    /// equal a fresh replay of
     /// it, all in one read snapshot: safe beside a running daemon. The replay goes to a temporary database.
     public func verify(temporaryDirectory: String = NSTemporaryDirectory()) throws(StoreError) -> VerifyReport {
         let path = (temporaryDirectory as NSString).appendingPathComponent("selfheal-verify-\(UUID().uuidString).db")
@@ -107,6 +116,7 @@ extension EventStore {
             var report = VerifyReport()
             try database.read { db in
                 try Self.checkLog(db, &report)
+                report.chain = try HashChain.check(db)
                 let quietPeriod = try Self.quietPeriod(db)
                 do {
                     try replay.write { replayDB in
@@ -220,7 +230,12 @@ extension EventStore {
     private static func counterRow(_ row: Row) -> (CounterKey, CounterValues) {
         (
             CounterKey(hour: row[0], service: row[1]),
-            CounterValues(events: row[2], timeoutPrevented: row[3], transitionBlocked: row[4], ratelimitThrottled: row[5])
+            CounterValues(
+                events: row[2],
+                timeoutPrevented: row[3],
+                transitionBlocked: row[4],
+                ratelimitThrottled: row[5]
+            )
         )
     }
 
@@ -255,13 +270,17 @@ extension EventStore {
         let times = [
             "opened \(record.openedAt)", "last event \(record.lastEventAt)",
             "resolved \(record.resolvedAt.map(String.init) ?? "null")",
-            "failed \(record.failedAt.map(String.init) ?? "null")", "ended \(record.endedAt.map(String.init) ?? "null")",
+            "failed \(record.failedAt.map(String.init) ?? "null")",
+            "ended \(record.endedAt.map(String.init) ?? "null")",
         ]
         let rest = [
-            "events \(record.eventCount)", "actions \(record.actions.sorted)", "seqs \(record.firstSeq)-\(record.lastSeq)",
+            "events \(record.eventCount)", "actions \(record.actions.sorted)",
+            "seqs \(record.firstSeq)-\(record.lastSeq)",
             "key \(record.key.service)/\(record.key.name)\(record.key.byIncident ? " (incident)" : "")",
         ]
-        return (["state \(record.state.rawValue)", "peak \(record.peakLevel.name)"] + times + rest).joined(separator: ", ")
+        return (["state \(record.state.rawValue)", "peak \(record.peakLevel.name)"] + times + rest).joined(
+            separator: ", "
+        )
     }
 
     private static func describe(_ values: CounterValues?) -> String {

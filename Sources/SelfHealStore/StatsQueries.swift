@@ -66,7 +66,13 @@ extension EventStore {
     }
 
     /// Adds the events of a part of a range shorter than the hours around it, from the events themselves.
-    private static func addEvents(_ stats: inout Stats, since: Int64, until: Int64, service: String?, _ db: Database)
+    private static func addEvents(
+        _ stats: inout Stats,
+        since: Int64,
+        until: Int64,
+        service: String?,
+        _ db: Database
+    )
         throws
     {
         guard since < until else { return }

@@ -7,54 +7,6 @@ import Glibc
 import Darwin
 #endif
 
-/// The daemon's answer to `{"op":"sync"}` (SPEC section 3).
-public struct SyncReply: Sendable, Equatable, Decodable {
-    /// One rejected line of the connection.
-    public struct LineFailure: Sendable, Equatable, Decodable {
-        /// 1-based line number on the connection.
-        public var line: Int
-        /// Why it was rejected.
-        public var error: String
-
-        /// Creates a failure.
-        public init(line: Int, error: String) {
-            self.line = line
-            self.error = error
-        }
-    }
-
-    /// Whether everything before the sync is committed.
-    public var ok: Bool
-    /// Lines stored since the connection opened.
-    public var accepted: Int
-    /// Lines that repeated an earlier (service, id), since the connection opened.
-    public var duplicates: Int
-    /// Lines rejected since the connection opened.
-    public var rejected: Int
-    /// The highest seq in the log after the commit.
-    public var lastSeq: Int64
-    /// The lines rejected since the previous sync (at most 100).
-    public var errors: [LineFailure]
-    /// Why the commit failed, when `ok` is false.
-    public var error: String?
-
-    enum CodingKeys: String, CodingKey {
-        case ok, accepted, duplicates, rejected, errors, error
-        case lastSeq = "last_seq"
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        ok = try container.decode(Bool.self, forKey: .ok)
-        accepted = try container.decodeIfPresent(Int.self, forKey: .accepted) ?? 0
-        duplicates = try container.decodeIfPresent(Int.self, forKey: .duplicates) ?? 0
-        rejected = try container.decodeIfPresent(Int.self, forKey: .rejected) ?? 0
-        lastSeq = try container.decodeIfPresent(Int64.self, forKey: .lastSeq) ?? 0
-        errors = try container.decodeIfPresent([LineFailure].self, forKey: .errors) ?? []
-        error = try container.decodeIfPresent(String.self, forKey: .error)
-    }
-}
-
 /// Why talking to the daemon failed.
 public struct IngestClientError: Error, Sendable, CustomStringConvertible {
     /// What went wrong, in one line a person can act on.
@@ -79,6 +31,17 @@ public final class IngestClient {
     ///   - socketPath: the daemon's socket.
     ///   - timeout: how long a reply may take before the client gives up, in seconds.
     public init(socketPath: String, timeout: Double = 30) throws(IngestClientError) {
+        let fd = try Self.connect(socketPath: socketPath)
+        var interval = timeval(tv_sec: Int(timeout), tv_usec: .init((timeout - timeout.rounded(.down)) * 1e6))
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &interval, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &interval, socklen_t(MemoryLayout<timeval>.size))
+        descriptor = fd
+    }
+
+    deinit { close(descriptor) }
+
+    /// A blocking stream socket connected to the daemon's socket; the caller closes it.
+    public static func connect(socketPath: String) throws(IngestClientError) -> Int32 {
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         let pathBytes = Array(socketPath.utf8)
@@ -98,7 +61,7 @@ public final class IngestClient {
         guard fd >= 0 else { throw IngestClientError("cannot create a socket: \(String(cString: strerror(errno)))") }
         let result = withUnsafePointer(to: &address) { pointer in
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
             }
         }
         guard result == 0 else {
@@ -106,13 +69,8 @@ public final class IngestClient {
             close(fd)
             throw IngestClientError("no daemon answers at \(socketPath) (\(reason)); start one with 'selfheal serve'")
         }
-        var interval = timeval(tv_sec: Int(timeout), tv_usec: .init((timeout - timeout.rounded(.down)) * 1e6))
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &interval, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &interval, socklen_t(MemoryLayout<timeval>.size))
-        descriptor = fd
+        return fd
     }
-
-    deinit { close(descriptor) }
 
     /// Queues one line (a `\n` is added); it is written when the buffer fills or on ``flush()``.
     public func send(line: String) throws(IngestClientError) {
@@ -165,11 +123,7 @@ public final class IngestClient {
         try send(line: #"{"op":"ping"}"#)
         try flush()
         let line = try readLine()
-        struct Pong: Decodable {
-            var op: String
-            var version: String
-        }
-        guard let pong = try? JSONDecoder().decode(Pong.self, from: Data(line.utf8)), pong.op == "pong" else {
+        guard let pong = try? JSONDecoder().decode(PongReply.self, from: Data(line.utf8)), pong.op == "pong" else {
             throw IngestClientError("unexpected reply from the daemon: \(line.prefix(200))")
         }
         return pong.version

@@ -1,4 +1,9 @@
 import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Small helpers shared by the benchmarks.
 enum Bench {
@@ -54,4 +59,22 @@ extension String {
 /// Prints a line at once (stdout is block-buffered when piped, and benchmarks run long).
 func say(_ line: String) {
     FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
+
+extension Process {
+    /// Starts the process with no signal blocked. A process started from a thread of the cooperative pool
+    /// inherits that thread's mask, which blocks SIGTERM: the child would never see the benchmark's SIGTERM.
+    func runWithSignalsUnblocked() throws {
+        let failure = Mutex<(any Error)?>(nil)
+        let started = DispatchSemaphore(value: 0)
+        Thread {
+            var none = sigset_t()
+            sigemptyset(&none)
+            pthread_sigmask(SIG_SETMASK, &none, nil)
+            do { try self.run() } catch { failure.withLock { $0 = error } }
+            started.signal()
+        }.start()
+        started.wait()
+        if let error = failure.withLock({ $0 }) { throw error }
+    }
 }

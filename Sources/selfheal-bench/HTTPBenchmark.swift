@@ -46,7 +46,7 @@ enum HTTPBenchmark {
             )
             let task = Task { try await Daemon.run(configuration, logger: logger) }
             let port = try waitForAddress(configuration.httpAddressPath)
-            try IngestBenchmark.waitForSocket(configuration.socketPath)
+            try Clients.waitForSocket(configuration.socketPath)
             return RunningDaemon(configuration: configuration, task: task, port: port)
         }
 

@@ -1,13 +1,6 @@
 import Foundation
-import Logging
 import SelfHealEvents
-import SelfHealServer
 import SelfHealStore
-import Synchronization
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// End-to-end ingest over the real UNIX socket against the real daemon (decoding, group commit, fsync), with
 /// syncs; and in the same run the ceiling: the same rows appended straight to the same schema in batches of
@@ -132,128 +125,13 @@ enum IngestBenchmark {
         syncEvery: Int,
         projections: Bool
     ) async throws -> Double {
-        let directory = try Bench.temporaryDirectory("socket")
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        var logger = Logger(label: "bench")
-        logger.logLevel = .error
-        let configuration = ServerConfiguration(
-            dataDirectory: directory,
-            durability: durability,
-            projections: projections
-        )
-        let daemon = Task { try await Daemon.run(configuration, logger: logger) }
-        defer { daemon.cancel() }
-        try waitForSocket(configuration.socketPath)
         let share = lines.count / clients
-        let seconds = try await Bench.seconds {
-            // Clients block on their sockets: they run on threads of their own, never on the cooperative pool
-            // that the daemon's tasks need.
-            let failures = Mutex<[String]>([])
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let group = DispatchGroup()
-                for client in 0..<clients {
-                    let slice = Array(lines[(client * share)..<((client + 1) * share)])
-                    group.enter()
-                    Thread {
-                        do {
-                            try PipelinedClient(path: configuration.socketPath).send(slice, syncEvery: syncEvery)
-                        } catch {
-                            failures.withLock { $0.append("\(error)") }
-                        }
-                        group.leave()
-                    }.start()
-                }
-                group.notify(queue: .global()) { continuation.resume() }
-            }
-            if let failure = failures.withLock({ $0.first }) { throw BenchError(failure) }
-        }
-        let stored = try EventStore(StoreConfiguration(path: configuration.databasePath)).lastSeq()
-        guard stored == Int64(share * clients) else {
-            throw BenchError("expected \(share * clients) stored events, found \(stored)")
-        }
-        daemon.cancel()
-        _ = try? await daemon.value
-        return Double(share * clients) / seconds
-    }
-
-    static func waitForSocket(_ path: String) throws {
-        for _ in 0..<500 {
-            if let client = try? PipelinedClient(path: path) {
-                _ = client
-                return
-            }
-            usleep(10_000)
-        }
-        throw BenchError("the daemon did not start")
-    }
-}
-
-struct BenchError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
-}
-
-/// A client that writes lines and a sync every N lines without waiting, while a second thread reads the
-/// replies; it returns when the reply to the final sync has come (every line is then committed).
-final class PipelinedClient: @unchecked Sendable {
-    let fd: Int32
-
-    init(path: String) throws {
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            let bytes = Array(path.utf8)
-            raw.copyBytes(from: bytes)
-            raw[bytes.count] = 0
-        }
-        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        let result = withUnsafePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
-        if result != 0 {
-            close(fd)
-            throw BenchError("connect failed")
-        }
-    }
-
-    deinit { close(fd) }
-
-    func send(_ lines: [[UInt8]], syncEvery: Int) throws {
-        let sync = Array(#"{"op":"sync"}"#.utf8) + [0x0A]
-        let syncs = (lines.count + syncEvery - 1) / syncEvery
-        let done = DispatchSemaphore(value: 0)
-        let reader = Thread { [fd] in
-            var seen = 0
-            var buffer = [UInt8](repeating: 0, count: 65_536)
-            while seen < syncs {
-                let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-                if count <= 0 { break }
-                for index in 0..<count where buffer[index] == 0x0A { seen += 1 }
-            }
-            done.signal()
-        }
-        reader.start()
-        var chunk: [UInt8] = []
-        chunk.reserveCapacity(1 << 17)
-        for (index, line) in lines.enumerated() {
-            chunk.append(contentsOf: line)
-            if index % syncEvery == syncEvery - 1 || index == lines.count - 1 { chunk.append(contentsOf: sync) }
-            if chunk.count >= 1 << 16 || index == lines.count - 1 {
-                try write(chunk)
-                chunk.removeAll(keepingCapacity: true)
-            }
-        }
-        done.wait()
-    }
-
-    private func write(_ bytes: [UInt8]) throws {
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, 0) }
-            if written <= 0 { throw BenchError("write failed") }
-            offset += written
-        }
+        let shares = (0..<clients).map { Array(lines[($0 * share)..<(($0 + 1) * share)]) }
+        return try await Clients.throughDaemon(
+            shares,
+            durability: durability,
+            projections: projections,
+            syncEvery: syncEvery
+        ).rate
     }
 }

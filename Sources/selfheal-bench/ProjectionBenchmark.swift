@@ -106,11 +106,15 @@ enum ProjectionBenchmark {
         let week = day + 7 * 86_400_000
         var dayIncidents = 0
         let incidentsDay = try median(options.runs) {
-            dayIncidents = try store.incidents(IncidentFilter(since: day, until: day + 86_400_000, asOf: day + 86_400_000)).count
+            dayIncidents = try store.incidents(
+                IncidentFilter(since: day, until: day + 86_400_000, asOf: day + 86_400_000)
+            ).count
         }
         say(String(format: "incidents over one day (%d incidents): median %.1f ms", dayIncidents, incidentsDay))
         var figures = try store.stats(since: day, until: day + 86_400_000, asOf: day + 86_400_000)
-        let statsDay = try median(options.runs) { figures = try store.stats(since: day, until: day + 86_400_000, asOf: day + 86_400_000) }
+        let statsDay = try median(options.runs) {
+            figures = try store.stats(since: day, until: day + 86_400_000, asOf: day + 86_400_000)
+        }
         say(
             String(
                 format: "stats over one day (%d events, %d incidents): median %.1f ms",
@@ -170,20 +174,9 @@ extension Duration {
 extension EventStore {
     func allIncidentCount() throws -> Int {
         var count = 0
-        try forEachIncident(IncidentFilter(since: Timestamp.minimum, until: Timestamp.maximum, asOf: Timestamp.maximum)) { _ in count += 1 }
+        try forEachIncident(IncidentFilter(since: Timestamp.minimum, until: Timestamp.maximum, asOf: Timestamp.maximum))
+        { _ in count += 1 }
         return count
-    }
-}
-
-/// Deterministic random numbers (SplitMix64).
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 
@@ -194,7 +187,7 @@ struct SplitMix: RandomNumberGenerator {
 /// transitions, throttled clients, completed batches and custom events.
 struct DayGenerator {
     let start: Int64 = 1_764_028_800_000 - 30 * 86_400_000
-    private var random = SplitMix(state: 42)
+    private var random = SplitMix64(seed: 42)
     private var pending: [IncomingEvent] = []
     private var time: Int64
     private let step: Double

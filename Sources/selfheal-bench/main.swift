@@ -7,7 +7,11 @@ import Foundation
 let benchmarks: [String: ([String]) async throws -> Void] = [
     "http": HTTPBenchmark.run,
     "ingest": IngestBenchmark.run,
+    "keys": KeysBenchmark.run,
+    "memory": MemoryBenchmark.run,
+    "mixed": MixedBenchmark.run,
     "projections": ProjectionBenchmark.run,
+    "chain": ChainBenchmark.run,
 ]
 
 let arguments = Array(CommandLine.arguments.dropFirst())

@@ -136,3 +136,60 @@ func shellWords(_ line: String) -> [String] {
         #expect(LocalTime(zone: TimeZone(identifier: "UTC")!).format(1_764_063_620_200) == "2025-11-25 09:40:20.200")
     }
 }
+
+/// The help texts as argument-parser prints them: prose rewrapped cleanly at any width, each default said once.
+@Suite struct HelpTextTests {
+    static let commands: [(String, any ParsableCommand.Type)] = [
+        ("selfheal", SelfHealCommand.self), ("serve", ServeCommand.self), ("emit", EmitCommand.self),
+        ("ingest", IngestCommand.self), ("events", EventsCommand.self), ("rejects", RejectsCommand.self),
+        ("incidents", IncidentsCommand.self), ("stats", StatsCommand.self), ("rebuild", RebuildCommand.self),
+        ("verify", VerifyCommand.self), ("report daily", DailyReportCommand.self),
+        ("report weekly", WeeklyReportCommand.self), ("alerts", AlertsCommand.self), ("demo", DemoCommand.self),
+    ]
+
+    /// A paragraph of prose is one line in the source, so that argument-parser's own wrapping is the only one:
+    /// a hard line break inside it would leave a short line wherever the terminal is narrower than the source.
+    @Test(arguments: CommandLineTests.discussions)
+    func proseParagraphsHaveNoHardLineBreaks(command: String, discussion: String) {
+        for paragraph in discussion.components(separatedBy: "\n\n") {
+            let lines = paragraph.split(separator: "\n")
+            guard let first = lines.first, !first.hasPrefix("Examples:") else { continue }
+            #expect(lines.count == 1, "\(command): \(first.prefix(60))...")
+        }
+    }
+
+    @Test(arguments: commands)
+    func everyDefaultIsSaidOnce(command: String, type: any ParsableCommand.Type) {
+        for columns in [80, 200] {
+            let help = SelfHealCommand.helpMessage(for: type, columns: columns)
+            let options = help.components(separatedBy: "OPTIONS:").last ?? ""
+            let text = options.replacingOccurrences(of: "\n", with: " ")
+            for line in text.components(separatedBy: "  --") {
+                let mentions = line.components(separatedBy: "(default").count - 1
+                #expect(mentions <= 1, "\(command): \(line.prefix(120))")
+            }
+        }
+    }
+
+    @Test func readsTakeAsOf() throws {
+        for command in ["events", "rejects", "incidents", "stats", "alerts"] {
+            #expect(throws: Never.self) { _ = try SelfHealCommand.parseAsRoot([command, "--as-of", "-2h"]) }
+        }
+        for command in [["report", "daily"], ["report", "weekly"]] {
+            #expect(throws: Never.self) { _ = try SelfHealCommand.parseAsRoot(command + ["--as-of", "2025-11-26"]) }
+        }
+        let stats = try #require(try SelfHealCommand.parseAsRoot(["stats", "--as-of", "-1h"]) as? StatsCommand)
+        #expect(try stats.range.range(now: 10_000_000).asOf == 10_000_000 - 3_600_000)
+    }
+
+    @Test func quietPeriodsAreDurationsWithinBounds() throws {
+        #expect(try parseQuietPeriod("4h") == 14_400_000)
+        #expect(try parseQuietPeriod("1h30m") == 5_400_000)
+        #expect(try parseQuietPeriod("30d") == 2_592_000_000)
+        for bad in ["59s", "31d", "4 hours", "", "h", "-4h", "99999999999999999999d"] {
+            #expect(throws: ValidationError.self, "\(bad)") { _ = try parseQuietPeriod(bad) }
+        }
+        #expect(throws: (any Error).self) { _ = try SelfHealCommand.parseAsRoot(["serve", "--quiet-period", "1s"]) }
+        #expect(throws: (any Error).self) { _ = try SelfHealCommand.parseAsRoot(["rebuild", "--quiet-period", "x"]) }
+    }
+}

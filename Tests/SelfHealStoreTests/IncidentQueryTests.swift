@@ -1,6 +1,7 @@
 import SelfHealEvents
-@testable import SelfHealStore
 import Testing
+
+@testable import SelfHealStore
 
 /// `incidents` ranges and filters, and `stats` figures (SPEC sections 5 and 7).
 @Suite struct IncidentQueryTests {

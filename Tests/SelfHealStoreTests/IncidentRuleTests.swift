@@ -1,6 +1,7 @@
 import SelfHealEvents
-@testable import SelfHealStore
 import Testing
+
+@testable import SelfHealStore
 
 /// One test per row of the role table of SPEC section 5, and per edge of the rules.
 @Suite struct IncidentRuleTests {

@@ -1,8 +1,9 @@
 import GRDB
 import SelfHealEvents
-@testable import SelfHealStore
 import Synchronization
 import Testing
+
+@testable import SelfHealStore
 
 /// The projections stay exactly what a replay of the log gives: across batches, restarts, rollbacks and
 /// writers without projections; `rebuild` and `verify` (SPEC section 4).

@@ -1,7 +1,8 @@
 import PropertyBased
 import SelfHealEvents
-@testable import SelfHealStore
 import Testing
+
+@testable import SelfHealStore
 
 /// On random event streams cut into random batches, the incremental projections equal a rebuild and equal
 /// a small independent model of SPEC section 5 written here, quiet incidents included; with a working set

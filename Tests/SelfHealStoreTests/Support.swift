@@ -1,5 +1,6 @@
 import Foundation
 import SelfHealEvents
+
 @testable import SelfHealStore
 
 /// A store in a fresh temporary directory, removed when the value goes away.

@@ -13,9 +13,9 @@ struct DemoCommand: AsyncParsableCommand {
         commandName: "demo",
         abstract: "A newcomer's tour: a daemon, sixteen realistic days of events, the incidents, the reports.",
         discussion: """
-            Starts 'selfheal serve' on a data directory of its own, sends sixteen days of a web portal's
-            self-healing events over the real UNIX socket (ending with 2025-11-25, the day of the users' scenario
-            analysis), then prints that day's incidents and figures and writes the daily and weekly reports.
+            Starts 'selfheal serve' on a data directory of its own, sends sixteen days of a web portal's \
+            self-healing events over the real UNIX socket (ending with 2025-11-25, the day of the users' scenario \
+            analysis), then prints that day's incidents and figures and writes the daily and weekly reports. \
             Everything stays in the demo directory; run the printed commands to explore it further.
 
             Examples:
@@ -24,7 +24,7 @@ struct DemoCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "The demo's data directory; replaced if it holds an earlier demo (default ./selfheal-demo).")
+    @Option(help: "The demo's data directory; replaced if it holds an earlier demo.")
     var dir: String = "selfheal-demo"
 
     static let markerFile = ".selfheal-demo"
@@ -72,8 +72,12 @@ struct DemoCommand: AsyncParsableCommand {
                 "\nDone in \(elapsed.components.seconds).\(String(format: "%02d", elapsed.components.attoseconds / 10_000_000_000_000_000)) s. Explore:"
             )
             say("  selfheal events --data-dir \(directory) --since 2025-11-25T09:40:00Z --until 2025-11-25T09:41:00Z")
-            say("  selfheal incidents --data-dir \(directory) --since 2025-11-17 --until 2025-11-26 --tz UTC --as-of \(Self.asOf)")
-            say("  selfheal stats --data-dir \(directory) --since 2025-11-17 --until 2025-11-24 --format json --as-of \(Self.asOf)")
+            say(
+                "  selfheal incidents --data-dir \(directory) --since 2025-11-17 --until 2025-11-26 --tz UTC --as-of \(Self.asOf)"
+            )
+            say(
+                "  selfheal stats --data-dir \(directory) --since 2025-11-17 --until 2025-11-24 --format json --as-of \(Self.asOf)"
+            )
         }
     }
 
