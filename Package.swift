@@ -17,14 +17,14 @@ let package = Package(
         .package(url: "https://github.com/adam-fowler/compress-nio", from: "1.5.0"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+        // SHA-256 of the log's hash chain (tamper evidence).
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         // The HTTP side (SelfHealHTTP only): no traits, so swift-configuration is not built.
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         // The HTTP tests read schema/openapi.yaml.
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
-        // SHA-256 of the log's hash chain (tamper evidence).
-        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // The event model: fields, vocabulary, roles, decoding and encoding of wire lines. No I/O.

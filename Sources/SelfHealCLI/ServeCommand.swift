@@ -15,18 +15,18 @@ struct ServeCommand: AsyncParsableCommand {
             SIGTERM or SIGINT stop it cleanly: it stops taking connections, commits every complete line it has \
             read, answers pending syncs and exits 0.
 
-            Examples:
-              selfheal serve
-              selfheal serve --data-dir /var/lib/selfheal --socket /run/selfheal.sock --socket-mode 0666
-              selfheal serve --durability normal
-              selfheal serve --allow-uid 1000,1001 --allow-gid 998
-              selfheal serve --http 127.0.0.1:8470
-              selfheal serve --http 0.0.0.0:8470 --http-token-file /etc/selfheal/tokens
-
             --http serves the HTTP API (queries, /metrics, /healthz, the stream) on ADDR:PORT; port 0 lets the \
             system choose, and DATA_DIR/http.address holds the bound address while it listens. Ingest over HTTP \
             (POST /api/v1/events) and any address beyond loopback need --http-token-file: one token a line, # \
             comments; clients send Authorization: Bearer TOKEN (or Basic with the token as the password).
+
+            Examples:
+              selfheal serve
+              selfheal serve --data-dir /var/lib/selfheal --socket /run/selfheal.sock --socket-mode 0666
+              selfheal serve --durability normal --quiet-period 2h
+              selfheal serve --allow-uid 1000,1001 --allow-gid 998
+              selfheal serve --http 127.0.0.1:8470
+              selfheal serve --http 0.0.0.0:8470 --http-token-file /etc/selfheal/tokens
             """
     )
 

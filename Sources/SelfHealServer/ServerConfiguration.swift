@@ -12,7 +12,7 @@ public struct ServerConfiguration: Sendable {
     public var socketMode: UInt16
     /// How commits are made durable. Default: ``Durability/full``.
     public var durability: Durability
-    /// How many events may wait for the writer before the daemon stops reading from clients. Default: 32,768.
+    /// How many events may wait for the writer before the daemon stops reading from clients. Default: 8,192.
     public var queueCapacity: Int
     /// How many sync replies a connection may have pending before the daemon stops reading from it. Default: 256.
     public var pendingRepliesPerConnection: Int
@@ -23,10 +23,10 @@ public struct ServerConfiguration: Sendable {
     public var quietPeriod: Int64?
     /// Keep the projections in the commits. Default: true; false only to measure the log alone.
     public var projections: Bool
-    /// The HTTP side (`--http`); nil: off. Default: off.
-    public var http: HTTPConfiguration?
     /// Who may write (`--allow-uid`, `--allow-gid`). Default: anyone who can open the socket.
     public var peerPolicy = PeerPolicy()
+    /// The HTTP side (`--http`); nil: off. Default: off.
+    public var http: HTTPConfiguration?
 
     /// Creates a configuration with the documented defaults.
     public init(
@@ -34,7 +34,7 @@ public struct ServerConfiguration: Sendable {
         socketPath: String? = nil,
         socketMode: UInt16 = 0o660,
         durability: Durability = .full,
-        queueCapacity: Int = 32_768,
+        queueCapacity: Int = 8_192,
         pendingRepliesPerConnection: Int = 256,
         threads: Int = System.coreCount,
         quietPeriod: Int64? = nil,

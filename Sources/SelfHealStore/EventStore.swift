@@ -27,7 +27,7 @@ public struct StoreConfiguration: Sendable {
     /// Keep the projections in the append's transactions. Default: true; false only to measure the log alone.
     public var projections: Bool
     /// The most active incidents the projections keep in memory (the others are found in SQLite).
-    /// Default: 50,000.
+    /// Default: 20,000.
     public var workingSetLimit: Int
 
     /// Creates a configuration with the documented defaults.
@@ -38,7 +38,7 @@ public struct StoreConfiguration: Sendable {
         busyTimeout: Double = 10,
         quietPeriod: Int64? = nil,
         projections: Bool = true,
-        workingSetLimit: Int = 50_000
+        workingSetLimit: Int = 20_000
     ) {
         self.path = path
         self.durability = durability

@@ -25,8 +25,8 @@ final class IncidentProjection: Projection {
         self.workingSetLimit = workingSetLimit
     }
 
-    /// The default working set: 50,000 active incidents, about 20 MB.
-    static let defaultWorkingSetLimit = 50_000
+    /// The default working set: 20,000 active incidents, about 10 MB.
+    static let defaultWorkingSetLimit = StoreConfiguration(path: "").workingSetLimit
 
     func reset(_ db: Database) throws {
         state.withLock { $0.ledger = nil }
