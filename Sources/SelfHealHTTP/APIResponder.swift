@@ -78,7 +78,7 @@ struct APIResponder: HTTPResponder {
                 headers: [.allow: names]
             )
         case .route(let route, let id):
-            let query = QueryParameters(query: request.uri.query, now: WallClock.millis())
+            let query = QueryParameters(query: request.uri.query, now: WallClock.nowMillis())
             switch route.endpoint {
             case .health: return healthz()
             case .metrics: return try await metricsText()
@@ -106,7 +106,7 @@ struct APIResponder: HTTPResponder {
 
     private func metricsText() async throws -> Response {
         let (active, lastSeq) = try await offLoop { [queries] in
-            (try queries.activeIncidents(now: WallClock.millis()), try queries.lastSeq())
+            (try queries.activeIncidents(now: WallClock.nowMillis()), try queries.lastSeq())
         }
         metrics.setActiveIncidents(Dictionary(active.map { ($0.service, 1) }, uniquingKeysWith: +))
         metrics.lastSeq.record(lastSeq)
@@ -156,7 +156,7 @@ struct APIResponder: HTTPResponder {
         } catch {
             throw APIError(.badRequest, "the body was cut short: nothing of it is stored")
         }
-        let body = IngestBody(decoding: buffer, receivedAt: WallClock.millis())
+        let body = IngestBody(decoding: buffer, receivedAt: WallClock.nowMillis())
         switch await writer.commit(body, waitingAtMost: configuration.queueWait) {
         case .committed(let reply):
             return Self.json(.ok, reply)

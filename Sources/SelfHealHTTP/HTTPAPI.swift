@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdCore
 import Logging
 import NIOCore
+import SelfHealEvents
 import SelfHealStore
 import ServiceLifecycle
 
@@ -50,7 +51,7 @@ public final class HTTPAPI: CommitObserver {
         self.logger = logger
         let queries = Queries(store: store)
         let hub = EventHub(
-            boot: WallClock.millis(),
+            boot: WallClock.nowMillis(),
             history: configuration.streamHistory,
             buffer: configuration.streamBuffer
         )

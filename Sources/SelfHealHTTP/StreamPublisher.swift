@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOPosix
+import SelfHealEvents
 import ServiceLifecycle
 import Synchronization
 
@@ -87,7 +88,7 @@ struct StreamPublisher: Service {
             }
             do {
                 let changed = try await NIOThreadPool.singleton.runIfActive { [queries] in
-                    try queries.incidents(ids: ids, now: WallClock.millis())
+                    try queries.incidents(ids: ids, now: WallClock.nowMillis())
                 }
                 for incident in changed { hub.publish(event: "incident", data: incident) }
             } catch {
@@ -110,7 +111,7 @@ struct StreamPublisher: Service {
             published = last
             do {
                 let stats = try await NIOThreadPool.singleton.runIfActive { [queries] in
-                    try queries.lastDayStats(now: WallClock.millis())
+                    try queries.lastDayStats(now: WallClock.nowMillis())
                 }
                 hub.publish(event: "stats", data: stats)
             } catch {
@@ -118,9 +119,4 @@ struct StreamPublisher: Service {
             }
         }
     }
-}
-
-/// Wall-clock epoch milliseconds.
-enum WallClock {
-    static func millis() -> Int64 { Int64((Date().timeIntervalSince1970 * 1_000).rounded(.down)) }
 }

@@ -1,6 +1,7 @@
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import SelfHealEvents
 
 extension APIResponder {
     /// `GET /api/v1/stream`: with a `Last-Event-ID` the ring still holds, the events after it, else a snapshot
@@ -13,7 +14,7 @@ extension APIResponder {
         if let replay {
             first += replay
         } else {
-            let now = WallClock.millis()
+            let now = WallClock.nowMillis()
             let snapshot = try await offLoop { [queries] in
                 (try queries.activeIncidents(now: now), try queries.lastDayStats(now: now))
             }
