@@ -11,16 +11,16 @@ struct IngestCommand: AsyncParsableCommand {
             Prints how many lines were accepted, were duplicates, or were rejected, and each rejected line as \
             FILE:LINE: error. Exits 1 if any line was rejected (the others are stored all the same).
 
+            With --log-lines the input is any log: the lines holding "[SELF-HEAL] " followed by a JSON object (what \
+            the SelfHealing library's LogEventSink writes) are sent, the rest ignored. A marked line whose JSON \
+            cannot be read is reported as FILE:LINE: error, and makes the exit status 1, like a rejected one.
+
             Examples:
               selfheal ingest events.ndjson
               cat day1.ndjson day2.ndjson | selfheal ingest
               selfheal ingest --format json logs/*.ndjson
               journalctl -u portal -o cat | selfheal ingest --log-lines -
               selfheal ingest --log-lines /var/log/portal/stdout.log
-
-            With --log-lines the input is any log: the lines holding "[SELF-HEAL] " followed by a JSON object (what
-            the SelfHealing library's LogEventSink writes) are sent, the rest ignored. A marked line whose JSON
-            cannot be read is reported as FILE:LINE: error, and makes the exit status 1, like a rejected one.
             """
     )
 

@@ -160,7 +160,7 @@ final class DaemonProcess {
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = ["serve", "--data-dir", dataDirectory, "--log-level", "warning"]
         try process.run()
-        try IngestBenchmark.waitForSocket(socketPath)
+        try Clients.waitForSocket(socketPath)
     }
 
     var pid: Int32 { process.processIdentifier }
