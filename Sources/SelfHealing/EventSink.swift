@@ -89,8 +89,4 @@ public struct FanOutEventSink: EventSink {
 ///
 /// Events carry the time they happened, so that a spilled and later replayed event keeps it.
 @inline(__always)
-func wallClockMilliseconds() -> Int64 {
-    var spec = timespec()
-    clock_gettime(CLOCK_REALTIME, &spec)
-    return Int64(spec.tv_sec) * 1_000 + Int64(spec.tv_nsec) / 1_000_000
-}
+func wallClockMilliseconds() -> Int64 { WallClock.nowMillis() }

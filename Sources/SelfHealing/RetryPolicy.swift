@@ -1,3 +1,4 @@
+import SelfHealEvents
 import Synchronization
 
 /// How to retry a failing operation: exponential backoff with a cap, jitter, and limits on attempts and time.
@@ -117,22 +118,8 @@ private func pow(_ base: Double, _ exponent: Double) -> Double {
     return result
 }
 
-/// A small, fast, seedable random number generator (SplitMix64), for reproducible jitter.
-public struct SeededRandomNumberGenerator: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-
-    /// Creates a generator; the same seed gives the same numbers.
-    public init(seed: UInt64) { state = seed }
-
-    /// The next 64 random bits.
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+/// A small, fast, seedable random number generator, for reproducible jitter: SelfHealEvents' `SplitMix64`.
+public typealias SeededRandomNumberGenerator = SplitMix64
 
 /// Random numbers for one retried call: seeded when the policy has a seed, else the system's.
 struct JitterSource: RandomNumberGenerator {
