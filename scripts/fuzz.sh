@@ -35,8 +35,7 @@ case "$name" in
 wire-decoder)
     swiftc "${flags[@]}" -module-name SelfHealEvents "${events[@]}" Fuzz/WireDecoder/Harness.swift -o "$out/fuzz" ;;
 time-expression)
-    swiftc "${flags[@]}" -module-name SelfHealEvents "${events[@]}" Sources/SelfHealCLI/TimeExpression.swift \
-        Fuzz/TimeExpression/Harness.swift -o "$out/fuzz" ;;
+    swiftc "${flags[@]}" -module-name SelfHealEvents "${events[@]}" Fuzz/TimeExpression/Harness.swift -o "$out/fuzz" ;;
 line-framer)
     mapfile -t objects < <(package_objects "SelfHealServer|SelfHealCLI")
     mapfile -t maps < <(module_maps)
