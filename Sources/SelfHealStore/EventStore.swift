@@ -178,6 +178,9 @@ public final class EventStore: Sendable {
         config.prepareDatabase { db in
             if !db.configuration.readonly {
                 try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+                // Statement journals in memory: a multi-row INSERT in a transaction journals every page it
+                // changes, which in a temporary file doubled the pages the writer wrote.
+                try db.execute(sql: "PRAGMA temp_store = MEMORY")
             }
         }
         if configuration.readOnly {

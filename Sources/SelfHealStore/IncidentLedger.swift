@@ -1,21 +1,37 @@
 import SelfHealEvents
 
-/// Where the ledger finds the active incidents it does not hold in memory: SQLite's index of active incidents,
-/// read in the transaction the batch is applied in.
+/// An entry of the store's index of the active incidents that left the working set (`incident_keys`): the
+/// key's hash and the incident's id.
+struct IndexedKey: Comparable, Sendable {
+    var hash: UInt64
+    var id: Int64
+
+    static func < (lhs: IndexedKey, rhs: IndexedKey) -> Bool {
+        (lhs.hash, lhs.id) < (rhs.hash, rhs.id)
+    }
+}
+
+/// Where the ledger finds the active incidents it does not hold in memory: SQLite, through its index of the
+/// active incidents that left the working set, read and written in the transaction the batch is applied in.
 protocol ActiveIncidentSource {
-    /// The active incident of a key, if the store has one.
+    /// The active incident of a key, if the index names one.
     func activeIncident(_ key: IncidentKey) throws -> IncidentRecord?
-    /// Calls `body` with the key of every incident the store holds active.
-    func forEachActiveKey(_ body: (IncidentKey) -> Void) throws
+    /// Adds entries to the index, sorted (so that each page of the index is written once per call).
+    func index(_ entries: [IndexedKey]) throws
+    /// Calls `body` with the hash of every entry of the index.
+    func forEachIndexedHash(_ body: (UInt64) -> Void) throws
 }
 
 /// The rules of SPEC section 5 applied to batches of events in seq order: the active incidents per key, the
 /// incidents each batch touched, and the batch's counter changes.
 ///
 /// The active incidents live in a bounded working set in memory (``workingSetLimit``, the ones touched most
-/// recently); the others are found in SQLite through ``ActiveIncidentSource``, and ``EvictedKeys`` says which
-/// keys may have one there, so a key never seen costs no lookup. Correctness never depends on the working set:
-/// every record is written at the end of its batch, so any record can leave it between batches.
+/// recently); those that leave it are entered, a few thousand at a time and sorted, in SQLite's index of keys
+/// (``ActiveIncidentSource``), and ``EvictedKeys`` says which keys may have one there, so a key never seen
+/// costs no lookup. An incident that opens, joins or ends in the working set touches no index of keys: the
+/// index is written once per incident that leaves the working set, not once per incident. Correctness never
+/// depends on the working set: every record is written at the end of its batch, and every active incident
+/// outside the working set is in the index.
 ///
 /// This runs for every event the daemon commits: each event costs one lookup of its key, and changes the
 /// active incident in place; no record is copied.
@@ -44,6 +60,8 @@ struct IncidentLedger: Sendable {
     private var freeSlots: [Int] = []
     /// Slots of the incidents the batch ended: free once the next batch begins.
     private var endedSlots: [Int] = []
+    /// Per slot: whether its record came from the index of keys (so its entry is to go when it ends).
+    private var slotIndexed: [Bool] = []
     /// The ids of the incidents the batch ended, which SQLite still holds active until the batch is written.
     private var endedIDs: Set<Int64> = []
     /// The slot of each key's active incident in the working set.
@@ -62,6 +80,8 @@ struct IncidentLedger: Sendable {
     private(set) var touches: [Touch] = []
     /// The counter changes of the batch.
     private(set) var counterChanges = CounterRows()
+    /// The index entries of the incidents the batch ended that had one: to be removed when it is written.
+    private(set) var unindexed: [IndexedKey] = []
 
     /// A ledger starting from `active`, the most recent active incidents, with `evicted` holding the keys of
     /// the others.
@@ -74,6 +94,7 @@ struct IncidentLedger: Sendable {
         evicted: EvictedKeys = EvictedKeys(),
         evictedCount: Int = 0
     ) {
+        // The records given are not in the index of keys: the loader indexes only those it leaves out.
         self.quietPeriod = quietPeriod
         self.workingSetLimit = max(1, workingSetLimit)
         self.nextID = nextID
@@ -124,46 +145,55 @@ struct IncidentLedger: Sendable {
         freeSlots.append(contentsOf: endedSlots)
         endedSlots.removeAll(keepingCapacity: true)
         endedIDs.removeAll(keepingCapacity: true)
-        if active.count > workingSetLimit { evictLeastRecent() }
+        unindexed.removeAll(keepingCapacity: true)
+        if active.count > workingSetLimit { try evictLeastRecent(source) }
         // Stale bits (keys loaded back, or ended since) only cost lookups; rebuild when they outnumber the live.
         if evicted.insertions > max(4 * workingSetLimit, 2 * evictedAtRebuild) { try rebuildEvicted(source) }
     }
 
-    /// Moves the least recently touched active incidents out of the working set, down to three quarters of
-    /// its limit (so that this runs once per quarter of the limit of new incidents, not for every batch).
-    private mutating func evictLeastRecent() {
-        let keep = workingSetLimit * 3 / 4
+    /// Moves the least recently touched active incidents out of the working set, down to half its limit (so
+    /// that this runs once per half a limit of new incidents, not for every batch), into SQLite's index of keys.
+    /// Their rows were written by earlier batches.
+    private mutating func evictLeastRecent(_ source: some ActiveIncidentSource) throws {
+        let keep = workingSetLimit / 2
         var byAge = active.map { (batch: slotBatches[$0.value], key: $0.key, slot: $0.value) }
         byAge.sort { $0.batch < $1.batch }
+        var entries: [IndexedKey] = []
+        entries.reserveCapacity(byAge.count - keep)
         for entry in byAge.prefix(byAge.count - keep) {
             active.removeValue(forKey: entry.key)
             evicted.insert(entry.key.hash)
             freeSlots.append(entry.slot)
+            // One that came from the index is still in it.
+            if !slotIndexed[entry.slot] { entries.append(IndexedKey(hash: entry.key.hash, id: slots[entry.slot].id)) }
         }
+        entries.sort()
+        try source.index(entries)
     }
 
-    /// Rebuilds the filter from the keys SQLite holds active that the working set does not.
+    /// Rebuilds the filter from SQLite's index of keys.
     private mutating func rebuildEvicted(_ source: some ActiveIncidentSource) throws {
         evicted.removeAll()
         var count = 0
-        try source.forEachActiveKey { key in
-            guard active[key] == nil else { return }
-            evicted.insert(key.hash)
+        try source.forEachIndexedHash { hash in
+            evicted.insert(hash)
             count += 1
         }
         evictedAtRebuild = count
     }
 
     /// Puts a record in a free slot, or a new one; returns the slot.
-    private mutating func place(_ record: consuming IncidentRecord) -> Int {
+    private mutating func place(_ record: consuming IncidentRecord, indexed: Bool = false) -> Int {
         if let free = freeSlots.popLast() {
             slots[free] = record
             slotBatches[free] = 0
+            slotIndexed[free] = indexed
             return free
         }
         slots.append(record)
         slotBatches.append(0)
         slotTouches.append(0)
+        slotIndexed.append(indexed)
         return slots.count - 1
     }
 
@@ -173,7 +203,7 @@ struct IncidentLedger: Sendable {
         guard evicted.mayContain(key.hash), let record = try source.activeIncident(key),
             !endedIDs.contains(record.id)
         else { return nil }
-        let slot = place(record)
+        let slot = place(record, indexed: true)
         active[key] = slot
         return slot
     }
@@ -193,6 +223,7 @@ struct IncidentLedger: Sendable {
         active.removeValue(forKey: slots[slot].key)
         endedSlots.append(slot)
         endedIDs.insert(slots[slot].id)
+        if slotIndexed[slot] { unindexed.append(IndexedKey(hash: slots[slot].key.hash, id: slots[slot].id)) }
     }
 
     /// Applies one event, read where it lies; events come in seq order.

@@ -33,6 +33,7 @@ final class IncidentProjection: Projection {
         try db.execute(
             sql: """
                 DELETE FROM incidents;
+                DELETE FROM incident_keys;
                 DELETE FROM counters;
                 UPDATE projection_state SET last_seq = 0;
                 """
@@ -96,32 +97,51 @@ final class IncidentProjection: Projection {
     }
 
     /// The ledger as the database holds it: the most recently opened active incidents in its working set, the
-    /// keys of the others in its filter.
+    /// others in the index of keys (made anew here, so that it never outlives the working set it complements)
+    /// and in its filter.
     func load(_ db: Database) throws -> IncidentLedger {
         let quietPeriod = try EventStore.quietPeriod(db)
         let lastSeq = try Int64.fetchOne(db, sql: "SELECT last_seq FROM projection_state WHERE id = 1") ?? 0
         let nextID = (try Int64.fetchOne(db, sql: "SELECT max(id) FROM incidents") ?? 0) + 1
         let source = SQLiteIncidentSource(db: db)
-        let activeCount =
-            try Int.fetchOne(
-                db,
-                sql: "SELECT count(*) FROM incidents INDEXED BY incidents_active WHERE ended_at IS NULL"
-            ) ?? 0
-        var evicted = EvictedKeys()
-        if activeCount > workingSetLimit {
-            // Those loaded below are in the filter too; the working set is asked first, so that costs nothing.
-            try source.forEachActiveKey { evicted.insert($0.hash) }
-        }
-        let statement = try FastStatement(
-            db,
-            sql: """
-                SELECT \(IncidentColumns.list) FROM incidents INDEXED BY incidents_long
-                WHERE span_class = 3 AND ended_at IS NULL ORDER BY opened_at DESC LIMIT ?1
-                """
-        )
+        // Every active incident is of span class 3 (not ended), most recently opened first.
+        let activeSQL = """
+            FROM incidents INDEXED BY incidents_long WHERE span_class = 3 AND ended_at IS NULL ORDER BY opened_at DESC
+            """
+        let statement = try FastStatement(db, sql: "SELECT \(IncidentColumns.list) \(activeSQL) LIMIT ?1")
         statement.bind(1, Int64(workingSetLimit))
         var active: [IncidentRecord] = []
         while try statement.step() { active.append(try IncidentColumns.record(statement)) }
+        try db.execute(sql: "DELETE FROM incident_keys")
+        var evicted = EvictedKeys()
+        var evictedCount = 0
+        if active.count == workingSetLimit {
+            // The others, indexed in sorted chunks of bounded size.
+            let rest = try FastStatement(
+                db,
+                sql: "SELECT id, service, incident, component \(activeSQL) LIMIT -1 OFFSET ?1"
+            )
+            rest.bind(1, Int64(workingSetLimit))
+            var chunk: [IndexedKey] = []
+            func flush() throws {
+                chunk.sort()
+                try source.index(chunk)
+                evictedCount += chunk.count
+                chunk.removeAll(keepingCapacity: true)
+            }
+            while try rest.step() {
+                let incident = rest.optionalString(2)
+                let key = IncidentKey(
+                    service: rest.string(1),
+                    name: incident ?? rest.string(3),
+                    byIncident: incident != nil
+                )
+                evicted.insert(key.hash)
+                chunk.append(IndexedKey(hash: key.hash, id: rest.int64(0)))
+                if chunk.count == 65_536 { try flush() }
+            }
+            try flush()
+        }
         return IncidentLedger(
             quietPeriod: quietPeriod,
             workingSetLimit: workingSetLimit,
@@ -129,7 +149,7 @@ final class IncidentProjection: Projection {
             lastSeq: lastSeq,
             active: active,
             evicted: evicted,
-            evictedCount: max(0, activeCount - active.count)
+            evictedCount: evictedCount
         )
     }
 
@@ -190,6 +210,14 @@ final class IncidentProjection: Projection {
             changed.append(record.id)
         }
         try inserts.finish()
+        if !ledger.unindexed.isEmpty {
+            let remove = try FastStatement(db, sql: "DELETE FROM incident_keys WHERE key_hash = ?1 AND id = ?2")
+            for entry in ledger.unindexed {
+                remove.bind(1, Int64(bitPattern: entry.hash))
+                remove.bind(2, entry.id)
+                try remove.run()
+            }
+        }
         try writeCounters(ledger.counterChanges, db)
         let progress = try FastStatement(db, sql: "UPDATE projection_state SET last_seq = ?1 WHERE id = 1")
         progress.bind(1, ledger.lastSeq)
@@ -229,56 +257,42 @@ final class IncidentProjection: Projection {
     }
 }
 
-/// The active incidents SQLite holds, through the partial index `incidents_active`, in the transaction of the
-/// batch being applied.
+/// The active incidents SQLite holds outside the working set, through the index of keys `incident_keys`, in
+/// the transaction of the batch being applied.
 struct SQLiteIncidentSource: ActiveIncidentSource {
     let db: Database
 
     func activeIncident(_ key: IncidentKey) throws -> IncidentRecord? {
-        let statement: FastStatement
-        if key.byIncident {
-            statement = try FastStatement(
-                db,
-                sql: """
-                    SELECT \(IncidentColumns.list) FROM incidents INDEXED BY incidents_active
-                    WHERE service = ?1 AND incident = ?2 AND ended_at IS NULL
-                    """
-            )
-        } else {
-            statement = try FastStatement(
-                db,
-                sql: """
-                    SELECT \(IncidentColumns.list) FROM incidents INDEXED BY incidents_active
-                    WHERE service = ?1 AND incident IS NULL AND component = ?2 AND ended_at IS NULL
-                    """
-            )
-        }
-        statement.bind(1, key.service)
-        statement.bind(2, key.name)
-        guard try statement.step() else { return nil }
-        let record = try IncidentColumns.record(statement)
-        // At most one active incident per key: the rules never open a second one.
-        while try statement.step() {}
-        return record
-    }
-
-    func forEachActiveKey(_ body: (IncidentKey) -> Void) throws {
         let statement = try FastStatement(
             db,
             sql: """
-                SELECT service, incident, component FROM incidents INDEXED BY incidents_active
-                WHERE ended_at IS NULL
+                SELECT \(IncidentColumns.list) FROM incidents
+                WHERE id IN (SELECT id FROM incident_keys WHERE key_hash = ?1) AND ended_at IS NULL
                 """
         )
+        statement.bind(1, Int64(bitPattern: key.hash))
+        var found: IncidentRecord?
+        // Keys that share a hash share its entries: the record's own key decides. At most one active incident
+        // per key: the rules never open a second one.
         while try statement.step() {
-            let incident = statement.optionalString(1)
-            body(
-                IncidentKey(
-                    service: statement.string(0),
-                    name: incident ?? statement.string(2),
-                    byIncident: incident != nil
-                )
-            )
+            let record = try IncidentColumns.record(statement)
+            if record.key == key { found = record }
         }
+        return found
+    }
+
+    func index(_ entries: [IndexedKey]) throws {
+        guard !entries.isEmpty else { return }
+        let insert = try FastStatement(db, sql: "INSERT OR IGNORE INTO incident_keys (key_hash, id) VALUES (?1, ?2)")
+        for entry in entries {
+            insert.bind(1, Int64(bitPattern: entry.hash))
+            insert.bind(2, entry.id)
+            try insert.run()
+        }
+    }
+
+    func forEachIndexedHash(_ body: (UInt64) -> Void) throws {
+        let statement = try FastStatement(db, sql: "SELECT key_hash FROM incident_keys")
+        while try statement.step() { body(UInt64(bitPattern: statement.int64(0))) }
     }
 }

@@ -33,14 +33,19 @@ enum MixedBenchmark {
         var peer: [Double] = []
         var shareOfLogOnly: [Double] = []
         var overPeer: [Double] = []
+        var cpu: [Bool: [(total: Double, busiest: Double)]] = [:]
         for run in 0..<runs {
+            var before = ThreadCPU.now()
             let plain = try await Clients.throughDaemon(shares, durability: .full, projections: false).rate
+            cpu[false, default: []].append(ThreadCPU.now().since(before))
+            before = ThreadCPU.now()
             let withProjections = try await Clients.throughDaemon(
                 shares,
                 durability: .full,
                 projections: true,
                 inspect: run == 0 ? { say(try describe($0, events: total)) } : nil
             ).rate
+            cpu[true, default: []].append(ThreadCPU.now().since(before))
             logOnly.append(plain)
             projected.append(withProjections)
             shareOfLogOnly.append(withProjections / plain)
@@ -54,6 +59,20 @@ enum MixedBenchmark {
                     + (peer.count == run + 1 ? ", python peer \(Bench.grouped(peer[run]))" : "") + " events/s"
             )
         }
+        say(
+            "CPU per event (medians; the busiest thread is the writer): "
+                + [false, true].map { projections in
+                    let runs = cpu[projections] ?? []
+                    let all = Bench.median(runs.map { $0.total }) / Double(total) * 1e6
+                    let busiest = Bench.median(runs.map { $0.busiest }) / Double(total) * 1e6
+                    return String(
+                        format: "%@ %.2f us in all threads, %.2f us in the busiest",
+                        projections ? "projections" : "log only",
+                        all,
+                        busiest
+                    )
+                }.joined(separator: "; ")
+        )
         say("path                                   events/s (median)")
         say("selfheal, log only".padded(39) + Bench.grouped(Bench.median(logOnly)))
         say("selfheal, projections".padded(39) + Bench.grouped(Bench.median(projected)))
@@ -93,7 +112,9 @@ enum MixedBenchmark {
     static func describe(_ store: EventStore, events: Int) throws -> String {
         var states: [String: Int] = [:]
         var incidents = 0
-        try store.forEachIncident(IncidentFilter(since: Timestamp.minimum, until: Timestamp.maximum, asOf: WallClock.nowMillis())) {
+        try store.forEachIncident(
+            IncidentFilter(since: Timestamp.minimum, until: Timestamp.maximum, asOf: WallClock.nowMillis())
+        ) {
             states[$0.state.rawValue, default: 0] += 1
             incidents += 1
         }

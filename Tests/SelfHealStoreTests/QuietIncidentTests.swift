@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import SelfHealEvents
 import Testing
 
@@ -227,5 +228,45 @@ import Testing
         _ = try large.store.append([incoming(.errorDetected, ts: day + 14 * hourMs, incident: "order-000001-payment")])
         #expect(try reopened.allIncidents(asOf: 0) == large.store.allIncidents(asOf: 0))
         #expect(try reopened.verify().isClean)
+    }
+
+    /// The active incidents that leave the working set are in the index of keys (migration 007), found there
+    /// by later events, and gone from it once they end; `verify` names an entry that is not an active
+    /// incident under its key's hash.
+    @Test func theIndexOfKeysHoldsTheActiveIncidentsLeftOutOfTheWorkingSet() throws {
+        let test = try TemporaryStore(workingSetLimit: 4)
+        func entries() throws -> [Int64] {
+            try DatabaseQueue(path: test.path).read { db in
+                try Int64.fetchAll(db, sql: "SELECT id FROM incident_keys ORDER BY id")
+            }
+        }
+        // Twelve incidents, one a batch. A batch that begins with more than four active in the working set sends
+        // all but the two most recent to the index: 1-3 before the sixth, 4-6 before the ninth, 7-9 before the
+        // twelfth.
+        for number in 0..<12 {
+            _ = try test.store.append([
+                incoming(.errorDetected, ts: day + Int64(number) * 1_000, incident: "k-\(number)")
+            ])
+        }
+        let indexed = try entries()
+        #expect(indexed == Array(1...9))
+        // Incident 1 is found in the index and resolved: its entry goes.
+        let resolved = try test.store.append([incoming(.recoverySucceeded, ts: day + 20_000, incident: "k-0")])
+        #expect(resolved.changedIncidents == [1])
+        #expect(try entries() == Array(2...9))
+        #expect(try test.store.verify().isClean)
+        // A reopened writer makes the index anew from the incidents: its working set takes the four most recently
+        // opened (9-12), the index the others.
+        let reopened = try test.reopen(workingSetLimit: 4)
+        _ = try reopened.append([incoming(.timeoutPrevented, ts: day + 30_000)])
+        #expect(try entries() == Array(2...8))
+        #expect(try reopened.verify().isClean)
+
+        try DatabaseQueue(path: test.path).write { db in
+            try db.execute(sql: "INSERT INTO incident_keys (key_hash, id) VALUES (42, 1), (43, 12)")
+        }
+        let differences = try reopened.verify().projectionDifferences
+        #expect(differences.contains("the index of active keys names incident 1, which has ended"))
+        #expect(differences.contains("the index of active keys names incident 12 under another key's hash"))
     }
 }
