@@ -36,7 +36,10 @@ enum MixedBenchmark {
         var cpu: [Bool: [(total: Double, busiest: Double)]] = [:]
         for run in 0..<runs {
             var before = ThreadCPU.now()
-            let plain = try await Clients.throughDaemon(shares, durability: .full, projections: false).rate
+            // `--projections-only` (for profiling) leaves out the log-only daemon.
+            let plain =
+                arguments.contains("--projections-only")
+                ? Double.nan : try await Clients.throughDaemon(shares, durability: .full, projections: false).rate
             cpu[false, default: []].append(ThreadCPU.now().since(before))
             before = ThreadCPU.now()
             let withProjections = try await Clients.throughDaemon(
