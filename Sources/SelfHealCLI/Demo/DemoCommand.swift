@@ -21,11 +21,19 @@ struct DemoCommand: AsyncParsableCommand {
             Examples:
               selfheal demo
               selfheal demo --dir /tmp/selfheal-demo
+              selfheal demo --dashboard                 # then open the printed URL; Ctrl-C stops it
+              selfheal demo --dashboard --http 127.0.0.1:9000
             """
     )
 
     @Option(help: "The demo's data directory; replaced if it holds an earlier demo.")
     var dir: String = "selfheal-demo"
+
+    @Flag(help: "End the tour with the daemon still serving the dashboard over HTTP, until Ctrl-C.")
+    var dashboard = false
+
+    @Option(help: "With --dashboard: where the daemon serves HTTP (loopback; port 0 lets the system choose).")
+    var http: String = "127.0.0.1:8470"
 
     static let markerFile = ".selfheal-demo"
     /// The demo's reads are as of the end of its last day.
@@ -38,7 +46,11 @@ struct DemoCommand: AsyncParsableCommand {
             let directory = try prepareDirectory()
             let socketPath = Self.socketPath(for: directory)
             say("selfheal demo: data directory \(directory)")
-            let daemon = try startDaemon(directory: directory, socketPath: socketPath)
+            let daemon = try startDaemon(
+                directory: directory,
+                socketPath: socketPath,
+                http: dashboard ? ["--http", http] : []
+            )
             defer { Self.stop(daemon) }
 
             let lines = DemoScenario.lines()
@@ -66,7 +78,7 @@ struct DemoCommand: AsyncParsableCommand {
             say("\n3. The figures of 2025-11-25 (selfheal stats):\n")
             try await StatsCommand.parse(day + common).run()
             try await writeReports(directory: directory, common: common)
-            Self.stop(daemon)
+            if !dashboard { Self.stop(daemon) }
             let elapsed = clock.now - started
             say(
                 "\nDone in \(elapsed.components.seconds).\(String(format: "%02d", elapsed.components.attoseconds / 10_000_000_000_000_000)) s. Explore:"
@@ -78,6 +90,7 @@ struct DemoCommand: AsyncParsableCommand {
             say(
                 "  selfheal stats --data-dir \(directory) --since 2025-11-17 --until 2025-11-24 --format json --as-of \(Self.asOf)"
             )
+            if dashboard { try serveDashboard(daemon, directory: directory) }
         }
     }
 
@@ -115,10 +128,11 @@ struct DemoCommand: AsyncParsableCommand {
     }
 
     /// Starts this same executable as `selfheal serve` and waits until it answers.
-    func startDaemon(directory: String, socketPath: String) throws(CLIError) -> Process {
+    func startDaemon(directory: String, socketPath: String, http: [String] = []) throws(CLIError) -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        process.arguments = ["serve", "--data-dir", directory, "--socket", socketPath, "--log-level", "warning"]
+        process.arguments =
+            ["serve", "--data-dir", directory, "--socket", socketPath, "--log-level", "warning"] + http
         let log = directory + "/daemon.log"
         _ = FileManager.default.createFile(atPath: log, contents: nil)
         process.standardError = FileHandle(forWritingAtPath: log)
