@@ -11,7 +11,7 @@ const OUTCOMES = [
   ["open", "still open"],
   ["expired", "went quiet"],
 ];
-const state = { range: null, incidents: new Map(), refreshTimer: null, lastRefresh: 0, loading: false, again: false };
+const state = { range: null, incidents: new Map(), streamed: null, refreshTimer: null, lastRefresh: 0, loading: false, again: false };
 const $ = (id) => document.getElementById(id);
 const numbers = new Intl.NumberFormat();
 
@@ -48,6 +48,8 @@ const pad = (n, width = 2) => String(n).padStart(width, "0");
 const isoDate = (d) => `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
 const clock = (ms) => { const d = new Date(ms); return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`; };
 const stamp = (ms) => `${isoDate(new Date(ms))} ${clock(ms)}`;
+const minute = (ms) => stamp(ms).slice(0, 16);
+const plural = (n, word) => `${count(n)} ${word}${n === 1 ? "" : "s"}`;
 const count = (n) => numbers.format(n);
 const percent = (rate) => (rate === null || rate === undefined ? "–" : `${(rate * 100).toFixed(1)} %`);
 
@@ -55,9 +57,9 @@ function duration(ms) {
   if (ms === null || ms === undefined) return "–";
   if (ms < 1000) return `${Math.round(ms)} ms`;
   if (ms < 60000) return `${(ms / 1000).toFixed(1)} s`;
-  if (ms < HOUR) return `${Math.floor(ms / 60000)} min ${Math.round((ms % 60000) / 1000)} s`;
-  if (ms < DAY) return `${Math.floor(ms / HOUR)} h ${Math.round((ms % HOUR) / 60000)} min`;
-  return `${Math.floor(ms / DAY)} d ${Math.round((ms % DAY) / HOUR)} h`;
+  if (ms < HOUR) return `${Math.floor(ms / 60000)} min ${Math.floor((ms % 60000) / 1000)} s`;
+  if (ms < DAY) return `${Math.floor(ms / HOUR)} h ${Math.floor((ms % HOUR) / 60000)} min`;
+  return `${Math.floor(ms / DAY)} d ${Math.floor((ms % DAY) / HOUR)} h`;
 }
 
 // The range: live (the last 24 h, as of now), a day or a week (Monday to Monday), kept in the URL's fragment.
@@ -114,6 +116,8 @@ async function refresh() {
 async function loadRange() {
   state.lastRefresh = Date.now();
   const range = state.range;
+  // Incidents the stream brings while this load runs are newer than what it reads: they win.
+  const streamed = (state.streamed = new Map());
   const b = bounds(range);
   try {
     const params = timeParams(b);
@@ -126,6 +130,7 @@ async function loadRange() {
     const services = await serviceFigures(b, stats, incidents);
     if (range !== state.range) return;
     state.incidents = new Map(incidents.map((incident) => [incident.id, incident]));
+    for (const [id, incident] of streamed) state.incidents.set(id, incident);
     showRangeText(b);
     showFigures(stats);
     showIncidents(b);
@@ -163,8 +168,9 @@ function isActive(b, incident) {
 
 function showRangeText(b) {
   const what = state.range.kind === "live" ? "The last 24 hours, live" : state.range.kind === "day" ? "The day" : "The week";
-  const asOf = b.asOf === null ? "as of now" : `as of ${stamp(b.asOf)}`;
-  $("range-text").textContent = `${what}: ${stamp(b.since)} to ${stamp(b.until)} (${asOf}, times in ${Intl.DateTimeFormat().resolvedOptions().timeZone})`;
+  const asOf = b.asOf === null ? "as of now" : `as of ${minute(b.asOf)}`;
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  $("range-text").textContent = `${what}: ${minute(b.since)} to ${minute(b.until)} (${asOf}, times in ${zone})`;
   $("active-title").textContent = b.asOf === null ? "Active incidents" : "Failed and open incidents";
   $("chart-title").textContent = b.hourly ? "Actions per hour, by outcome" : "Actions per day, by outcome";
 }
@@ -193,29 +199,36 @@ function showIncidents(b) {
   const recovered = all.filter((incident) => incident.state === "resolved").sort((x, y) => y.opened_at.localeCompare(x.opened_at));
   $("active").replaceChildren(...active.map((incident) => incidentItem(b, incident)));
   $("active-empty").hidden = active.length > 0;
-  $("recovered").replaceChildren(...recovered.slice(0, 20).map((incident) => incidentItem(b, incident)));
+  $("recovered").replaceChildren(...recovered.slice(0, 10).map((incident) => incidentItem(b, incident, true)));
   $("recovered-empty").hidden = recovered.length > 0;
-  $("recovered-title").textContent = recovered.length > 20 ? `Recovered by themselves (20 latest of ${count(recovered.length)})` : "Recovered by themselves";
+  $("recovered-title").textContent = recovered.length > 10 ? `Recovered by themselves (10 latest of ${count(recovered.length)})` : "Recovered by themselves";
 }
 
-function incidentItem(b, incident) {
+/** An incident as a button that opens its timeline; `compact`: one line of facts (recovered ones). */
+function incidentItem(b, incident, compact = false) {
   const item = el("li");
-  const button = el("button", "incident");
+  const button = el("button", compact ? "incident compact" : "incident");
   button.type = "button";
   button.dataset.id = String(incident.id);
   button.dataset.state = incident.state;
   button.append(el("span", "title", incident.title));
+  const opened = Date.parse(incident.opened_at);
+  if (compact) {
+    button.append(el("span", "where", `${clock(opened)} · recovered in ${duration(incident.recovery_ms)} · ${incident.service} · ${incident.component}`));
+    button.addEventListener("click", () => openTimeline(incident.id, button));
+    item.append(button);
+    return item;
+  }
   button.append(el("span", "where", `${incident.service} · ${incident.component}${incident.incident ? ` · ${incident.incident}` : ""}`));
   const meta = el("span", "meta");
   meta.append(el("span", `badge state-${incident.state}`, incident.state));
-  const opened = Date.parse(incident.opened_at);
   if (incident.state === "resolved") {
     meta.append(el("span", null, `recovered in ${duration(incident.recovery_ms)}`));
   } else {
     meta.append(el("span", "age", `age ${duration((b.asOf === null ? Date.now() : b.asOf) - opened)}`));
   }
   meta.append(el("span", `level-${incident.peak_level}`, `peak ${incident.peak_level}`));
-  meta.append(el("span", null, `${count(incident.event_count)} events`));
+  meta.append(el("span", null, plural(incident.event_count, "event")));
   meta.append(el("span", null, `opened ${stamp(opened)}`));
   button.append(meta);
   button.append(el("span", "actions", incident.actions.length ? `actions: ${incident.actions.join(", ")}` : "no action taken"));
@@ -243,8 +256,8 @@ function showChart(b, buckets) {
   state.chart = { b, buckets };
   const container = $("chart");
   const width = Math.max(300, Math.round(container.clientWidth || 600));
-  const height = 220;
-  const margin = { left: 40, right: 8, top: 8, bottom: 34 };
+  const height = Math.round(Math.min(320, Math.max(210, width * 0.34)));
+  const margin = { left: 48, right: 8, top: 8, bottom: 34 };
   const plotW = width - margin.left - margin.right;
   const plotH = height - margin.top - margin.bottom;
   const totals = buckets.map((s) => s.prevented.total + s.incidents.total);
@@ -283,6 +296,7 @@ function showChart(b, buckets) {
   root.append(svg("line", { class: "axis", x1: margin.left, x2: width - margin.right, y1: y(0), y2: y(0) }));
   root.append(svg("line", { class: "axis", x1: margin.left, x2: margin.left, y1: margin.top, y2: y(0) }));
   root.append(svg("text", { x: margin.left + plotW / 2, y: height - 4, "text-anchor": "middle" }, b.hourly ? "hour of the day" : "day"));
+  root.append(svg("text", { x: -(margin.top + plotH / 2), y: 11, transform: "rotate(-90)", "text-anchor": "middle" }, "actions"));
   container.replaceChildren(root);
   $("legend").replaceChildren(...OUTCOMES.map(([key, name]) => {
     const item = el("li");
@@ -372,7 +386,7 @@ function connect() {
   const source = new EventSource(api("/api/v1/stream"));
   let dropped = false;
   source.addEventListener("open", () => {
-    connection("live", "live");
+    connection("live", state.range.kind === "live" ? "live" : "connected");
     if (dropped) refresh();
   });
   source.addEventListener("error", () => {
@@ -389,6 +403,7 @@ function connect() {
     const incident = JSON.parse(message.data);
     if (b.asOf === null && Date.parse(incident.opened_at) < b.until) {
       state.incidents.set(incident.id, incident);
+      if (state.streamed) state.streamed.set(incident.id, incident);
       showIncidents(b);
     }
     scheduleRefresh();
@@ -416,6 +431,7 @@ function showPicker() {
   const kind = state.range.kind;
   $("range-kind").value = kind;
   $("range-date-label").hidden = kind === "live";
+  $("range-date-label").firstChild.textContent = kind === "week" ? "Week of " : "Day ";
   $("range-show").hidden = kind === "live";
   if (state.range.date) $("range-date").value = state.range.date;
 }
@@ -432,6 +448,8 @@ function pick(event) {
 function load() {
   state.range = parseRange();
   showPicker();
+  const status = $("connection");
+  if (status.dataset.state === "live") status.textContent = state.range.kind === "live" ? "live" : "connected";
   refresh();
 }
 

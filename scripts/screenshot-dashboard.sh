@@ -47,7 +47,7 @@ def shoot(width, scheme, name, timeline=False):
         time.sleep(0.1)
     time.sleep(0.5)
     if timeline:
-        browser.find_element(By.CSS_SELECTOR, "#active button.incident").click()
+        (browser.find_elements(By.CSS_SELECTOR, "#active button[data-state=failed]") or browser.find_elements(By.CSS_SELECTOR, "#active button.incident"))[0].click()
         time.sleep(0.5)
     height = 900 if timeline else browser.execute_script("return document.documentElement.scrollHeight")
     browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",

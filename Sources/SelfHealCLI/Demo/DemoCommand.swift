@@ -16,12 +16,14 @@ struct DemoCommand: AsyncParsableCommand {
             Starts 'selfheal serve' on a data directory of its own, sends sixteen days of a web portal's \
             self-healing events over the real UNIX socket (ending with 2025-11-25, the day of the users' scenario \
             analysis), then prints that day's incidents and figures and writes the daily and weekly reports. \
-            Everything stays in the demo directory; run the printed commands to explore it further.
+            Everything stays in the demo directory; run the printed commands to explore it further. With \
+            --dashboard the daemon keeps serving the demo's store over HTTP (--http, default 127.0.0.1:8470) and \
+            the dashboard's URL is printed; Ctrl-C stops it.
 
             Examples:
               selfheal demo
               selfheal demo --dir /tmp/selfheal-demo
-              selfheal demo --dashboard                 # then open the printed URL; Ctrl-C stops it
+              selfheal demo --dashboard
               selfheal demo --dashboard --http 127.0.0.1:9000
             """
     )
