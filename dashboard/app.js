@@ -1,16 +1,11 @@
 // selfheal dashboard (SPEC section 9.1): a client of /api/v1 only. Everything a service or a client sent
-// (titles, messages, service names, raw lines) goes into the page as text, never as markup.
+// (titles, messages, service names, raw lines) goes into the page as text, never as markup. The chart is
+// drawn by chart.js (loaded first; both share this page's global scope).
 "use strict";
 
 const HOUR = 3600000;
 const DAY = 24 * HOUR;
-const OUTCOMES = [
-  ["prevented", "prevented"],
-  ["resolved", "recovered"],
-  ["failed", "failed"],
-  ["open", "still open"],
-  ["expired", "went quiet"],
-];
+const REFRESH = 5000;
 const state = { range: null, incidents: new Map(), streamed: null, refreshTimer: null, lastRefresh: 0, loading: false, again: false };
 const $ = (id) => document.getElementById(id);
 const numbers = new Intl.NumberFormat();
@@ -143,13 +138,14 @@ async function loadRange() {
   }
 }
 
-/** Per service: its active incidents, incidents and success rate (the services of the range's incidents and
- * prevented events). */
+/** Per service: its active incidents, incidents and success rate. The services are those of the range's
+ * incidents and of its prevented events (the first 1,000 of each prevented kind: the API has no list of
+ * services, and a service that only prevents is worth a row). */
 async function serviceFigures(b, stats, incidents) {
   const names = new Set(incidents.map((incident) => incident.service));
   const kinds = Object.keys(stats.prevented.by_kind);
   const prevented = await Promise.all(kinds.map((kind) =>
-    getJSON("/api/v1/events", { since: new Date(b.since).toISOString(), until: new Date(b.until).toISOString(), kind, limit: "10000" })));
+    getJSON("/api/v1/events", { since: new Date(b.since).toISOString(), until: new Date(b.until).toISOString(), kind, limit: "1000" })));
   for (const events of prevented) for (const event of events) names.add(event.service);
   const sorted = [...names].sort();
   const figures = await Promise.all(sorted.map((service) => getJSON("/api/v1/stats", { ...timeParams(b), service })));
@@ -237,85 +233,6 @@ function incidentItem(b, incident, compact = false) {
   return item;
 }
 
-// The chart: stacked bars per bucket, drawn as SVG, with axes, a legend and the same numbers as a table.
-const SVG = "http://www.w3.org/2000/svg";
-function svg(tag, attributes, text) {
-  const node = document.createElementNS(SVG, tag);
-  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, String(value));
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-
-function niceStep(max) {
-  const raw = Math.max(1, max) / 4;
-  const power = 10 ** Math.floor(Math.log10(raw));
-  return [1, 2, 5, 10].map((f) => f * power).find((s) => s >= raw);
-}
-
-function showChart(b, buckets) {
-  state.chart = { b, buckets };
-  const container = $("chart");
-  const width = Math.max(300, Math.round(container.clientWidth || 600));
-  const height = Math.round(Math.min(320, Math.max(210, width * 0.34)));
-  const margin = { left: 48, right: 8, top: 8, bottom: 34 };
-  const plotW = width - margin.left - margin.right;
-  const plotH = height - margin.top - margin.bottom;
-  const totals = buckets.map((s) => s.prevented.total + s.incidents.total);
-  const step = niceStep(Math.max(...totals));
-  const top = Math.max(step, Math.ceil(Math.max(...totals) / step) * step);
-  const y = (v) => margin.top + plotH - (v / top) * plotH;
-  const label = (t) => (b.hourly ? pad(new Date(t).getHours()) : isoDate(new Date(t)).slice(5));
-  const total = totals.reduce((a, c) => a + c, 0);
-  const peak = totals.indexOf(Math.max(...totals));
-  const summary = `${b.hourly ? "Actions per hour" : "Actions per day"} from ${stamp(b.buckets[0][0])}: ${count(total)} in all`
-    + (total > 0 ? `, the most (${count(totals[peak])}) in the ${b.hourly ? "hour" : "day"} from ${label(b.buckets[peak][0])}${b.hourly ? ":00" : ""}.` : ".");
-  const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, width, height, role: "img", "aria-labelledby": "chart-summary" });
-  root.append(svg("title", { id: "chart-summary" }, summary));
-  for (let v = 0; v <= top; v += step) {
-    root.append(svg("line", { class: "grid", x1: margin.left, x2: width - margin.right, y1: y(v), y2: y(v) }));
-    root.append(svg("text", { x: margin.left - 6, y: y(v) + 4, "text-anchor": "end" }, count(v)));
-  }
-  const slot = plotW / buckets.length;
-  const every = b.hourly ? (plotW < 500 ? 6 : 3) : 1;
-  buckets.forEach((s, i) => {
-    let base = 0;
-    const x = margin.left + i * slot + slot * 0.12;
-    for (const [key] of OUTCOMES) {
-      const value = key === "prevented" ? s.prevented.total : s.incidents[key];
-      if (value > 0) {
-        const rect = svg("rect", { class: `fill-${key}`, x, width: slot * 0.76, y: y(base + value), height: y(base) - y(base + value) });
-        rect.append(svg("title", {}, `${label(b.buckets[i][0])}: ${count(value)} ${key}`));
-        root.append(rect);
-      }
-      base += value;
-    }
-    if (i % every === 0) {
-      root.append(svg("text", { x: margin.left + i * slot + slot / 2, y: height - margin.bottom + 15, "text-anchor": "middle" }, label(b.buckets[i][0])));
-    }
-  });
-  root.append(svg("line", { class: "axis", x1: margin.left, x2: width - margin.right, y1: y(0), y2: y(0) }));
-  root.append(svg("line", { class: "axis", x1: margin.left, x2: margin.left, y1: margin.top, y2: y(0) }));
-  root.append(svg("text", { x: margin.left + plotW / 2, y: height - 4, "text-anchor": "middle" }, b.hourly ? "hour of the day" : "day"));
-  root.append(svg("text", { x: -(margin.top + plotH / 2), y: 11, transform: "rotate(-90)", "text-anchor": "middle" }, "actions"));
-  container.replaceChildren(root);
-  $("legend").replaceChildren(...OUTCOMES.map(([key, name]) => {
-    const item = el("li");
-    item.append(el("span", `swatch fill-${key}`), document.createTextNode(name));
-    return item;
-  }));
-  const table = $("chart-data");
-  const head = el("tr");
-  head.append(el("th", null, b.hourly ? "Hour" : "Day"), ...OUTCOMES.map(([, name]) => el("th", null, name)), el("th", null, "all"));
-  const rows = buckets.map((s, i) => {
-    const row = el("tr");
-    row.append(el("th", null, b.hourly ? `${label(b.buckets[i][0])}:00` : label(b.buckets[i][0])));
-    for (const [key] of OUTCOMES) row.append(el("td", null, count(key === "prevented" ? s.prevented.total : s.incidents[key])));
-    row.append(el("td", null, count(totals[i])));
-    return row;
-  });
-  table.replaceChildren(el("caption", null, summary), head, ...rows);
-}
-
 function showServices(services) {
   const body = $("services").tBodies[0];
   body.replaceChildren(...services.map((s) => {
@@ -375,10 +292,11 @@ async function openTimeline(id, opener) {
   }
 }
 
-// Live: the stream's events update the page at once; a refresh of the rest follows, at most every 2 s.
+// Live: the stream's incidents and figures update the page at once; a reload of the rest (chart, services,
+// rejects: some forty reads) follows, at most every REFRESH ms.
 function scheduleRefresh() {
   if (state.refreshTimer !== null) return;
-  const wait = Math.max(300, 2000 - (Date.now() - state.lastRefresh));
+  const wait = Math.max(300, REFRESH - (Date.now() - state.lastRefresh));
   state.refreshTimer = setTimeout(() => { state.refreshTimer = null; refresh(); }, wait);
 }
 

@@ -209,7 +209,8 @@ try:
     check(sent.returncode == 1 and "rejected 1" in sent.stdout + sent.stderr, f"selfheal ingest: {sent.stdout.strip()}")
     wait_for(lambda: any("browser-test" in b.text for b in browser.find_elements(By.CSS_SELECTOR, "#active button")),
              2, "the event sent now shows up within 2 s")
-    wait_for(lambda: "pool.warnign" in browser.find_element(By.ID, "rejects").text, 3, "the rejected line shows up")
+    wait_for(lambda: "pool.warnign" in browser.find_element(By.ID, "rejects").text, 7,
+             "the rejected line shows up (the page reloads its rejects at most every 5 s)")
     check(markup in browser.find_element(By.ID, "rejects").text, "the rejected line's raw text is shown as text")
     check(not browser.find_elements(By.CSS_SELECTOR, "main img") and browser.title == "selfheal dashboard",
           "markup sent by a service stays text")

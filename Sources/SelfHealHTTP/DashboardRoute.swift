@@ -3,7 +3,7 @@ import Hummingbird
 import NIOCore
 
 /// The dashboard's files (SPEC section 9.1), embedded from dashboard/ at build time: the page is a client of
-/// the API only, so serving it is serving three constant files.
+/// the API only, so serving it is serving four constant files.
 enum Dashboard {
     /// Each file's bytes and content type, by its name without the extension.
     static let files: [String: (contentType: String, bytes: ByteBuffer)] = {
@@ -18,7 +18,7 @@ enum Dashboard {
     static func contentType(of name: String) -> String {
         switch name {
         case "style": "text/css; charset=utf-8"
-        case "app": "text/javascript; charset=utf-8"
+        case "app", "chart": "text/javascript; charset=utf-8"
         default: "text/html; charset=utf-8"
         }
     }
@@ -30,7 +30,7 @@ enum Dashboard {
 }
 
 extension APIResponder {
-    /// `GET /`, `/style.css`, `/app.js`: an embedded file of the dashboard; they take no parameters (the page
+    /// `GET /`, `/style.css`, `/app.js`, `/chart.js`: an embedded file of the dashboard; they take no parameters (the page
     /// keeps its range in the URL's fragment).
     func dashboardFile(_ name: String, _ query: QueryParameters) throws(APIError) -> Response {
         try query.allow([])

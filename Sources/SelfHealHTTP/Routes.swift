@@ -24,6 +24,7 @@ public struct APIRoute: Sendable, Equatable {
         APIRoute(method: .get, pattern: "/", endpoint: .dashboard("index")),
         APIRoute(method: .get, pattern: "/style.css", endpoint: .dashboard("style")),
         APIRoute(method: .get, pattern: "/app.js", endpoint: .dashboard("app")),
+        APIRoute(method: .get, pattern: "/chart.js", endpoint: .dashboard("chart")),
         APIRoute(method: .get, pattern: "/healthz", endpoint: .health),
         APIRoute(method: .get, pattern: "/metrics", endpoint: .metrics),
         APIRoute(method: .get, pattern: "/api/v1/events", endpoint: .events),

@@ -21,6 +21,7 @@ import Glibc
             ("/", "index.html", "text/html; charset=utf-8"),
             ("/style.css", "style.css", "text/css; charset=utf-8"),
             ("/app.js", "app.js", "text/javascript; charset=utf-8"),
+            ("/chart.js", "chart.js", "text/javascript; charset=utf-8"),
         ] {
             let reply = try daemon.get(path)
             #expect(reply.status == 200, "\(path)")
