@@ -220,6 +220,8 @@ function incidentItem(b, incident, compact = false) {
   meta.append(el("span", `badge state-${incident.state}`, incident.state));
   if (incident.state === "resolved") {
     meta.append(el("span", null, `recovered in ${duration(incident.recovery_ms)}`));
+  } else if (incident.ended_at) {
+    meta.append(el("span", null, `went quiet ${minute(Date.parse(incident.ended_at))}`));
   } else {
     meta.append(el("span", "age", `age ${duration((b.asOf === null ? Date.now() : b.asOf) - opened)}`));
   }
