@@ -92,7 +92,9 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ],
+            // The dashboard's page (GET /) is embedded from dashboard/.
+            plugins: ["EmbedFiles"]
         ),
         // The daemon: socket, framing, batching, group commit, shutdown; composes the HTTP side.
         .target(

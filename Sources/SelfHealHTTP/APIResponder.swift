@@ -89,6 +89,7 @@ struct APIResponder: HTTPResponder {
             case .rejects: return try await Self.json(.ok, offLoop { try queries.rejects(query) })
             case .stream: return try await stream(request, query)
             case .ingest: return try await ingest(request)
+            case .dashboard(let name): return try dashboardFile(name, query)
             }
         }
     }

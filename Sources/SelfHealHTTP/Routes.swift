@@ -15,10 +15,16 @@ public struct APIRoute: Sendable, Equatable {
 
     enum Endpoint: Sendable, Equatable {
         case health, metrics, events, incidents, incident, stats, rejects, stream, ingest
+        /// A file of the dashboard (SPEC section 9.1), by its name in dashboard/ without the extension.
+        case dashboard(String)
     }
 
-    /// Every route the server has. `GET /` (the dashboard) comes with issue 12: one more line here.
+    /// Every route the server has.
     public static let all: [APIRoute] = [
+        APIRoute(method: .get, pattern: "/", endpoint: .dashboard("index")),
+        APIRoute(method: .get, pattern: "/style.css", endpoint: .dashboard("style")),
+        APIRoute(method: .get, pattern: "/app.js", endpoint: .dashboard("app")),
+        APIRoute(method: .get, pattern: "/chart.js", endpoint: .dashboard("chart")),
         APIRoute(method: .get, pattern: "/healthz", endpoint: .health),
         APIRoute(method: .get, pattern: "/metrics", endpoint: .metrics),
         APIRoute(method: .get, pattern: "/api/v1/events", endpoint: .events),

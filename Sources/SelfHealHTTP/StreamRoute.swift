@@ -2,6 +2,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import SelfHealEvents
+import ServiceLifecycle
 
 extension APIResponder {
     /// `GET /api/v1/stream`: with a `Last-Event-ID` the ring still holds, the events after it, else a snapshot
@@ -25,9 +26,15 @@ extension APIResponder {
         return Response(
             status: .ok,
             headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
-            body: ResponseBody { writer in
+            body: ResponseBody { [hub] writer in
                 try await writer.write(ByteBuffer(string: opening.joined()))
-                for await text in live { try await writer.write(ByteBuffer(string: text)) }
+                // The server stops before the publisher does, and waits for this response to end: end it on
+                // graceful shutdown, or a connected browser would keep the daemon from stopping.
+                try await withGracefulShutdownHandler {
+                    for await text in live { try await writer.write(ByteBuffer(string: text)) }
+                } onGracefulShutdown: {
+                    hub.finishAll()
+                }
                 try await writer.finish(nil)
             }
         )

@@ -16,16 +16,26 @@ struct DemoCommand: AsyncParsableCommand {
             Starts 'selfheal serve' on a data directory of its own, sends sixteen days of a web portal's \
             self-healing events over the real UNIX socket (ending with 2025-11-25, the day of the users' scenario \
             analysis), then prints that day's incidents and figures and writes the daily and weekly reports. \
-            Everything stays in the demo directory; run the printed commands to explore it further.
+            Everything stays in the demo directory; run the printed commands to explore it further. With \
+            --dashboard the daemon keeps serving the demo's store over HTTP (--http, default 127.0.0.1:8470) and \
+            the dashboard's URL is printed; Ctrl-C stops it.
 
             Examples:
               selfheal demo
               selfheal demo --dir /tmp/selfheal-demo
+              selfheal demo --dashboard
+              selfheal demo --dashboard --http 127.0.0.1:9000
             """
     )
 
     @Option(help: "The demo's data directory; replaced if it holds an earlier demo.")
     var dir: String = "selfheal-demo"
+
+    @Flag(help: "End the tour with the daemon still serving the dashboard over HTTP, until Ctrl-C.")
+    var dashboard = false
+
+    @Option(help: "With --dashboard: where the daemon serves HTTP (loopback; port 0 lets the system choose).")
+    var http: String = "127.0.0.1:8470"
 
     static let markerFile = ".selfheal-demo"
     /// The demo's reads are as of the end of its last day.
@@ -38,7 +48,11 @@ struct DemoCommand: AsyncParsableCommand {
             let directory = try prepareDirectory()
             let socketPath = Self.socketPath(for: directory)
             say("selfheal demo: data directory \(directory)")
-            let daemon = try startDaemon(directory: directory, socketPath: socketPath)
+            let daemon = try startDaemon(
+                directory: directory,
+                socketPath: socketPath,
+                http: dashboard ? ["--http", http] : []
+            )
             defer { Self.stop(daemon) }
 
             let lines = DemoScenario.lines()
@@ -66,7 +80,7 @@ struct DemoCommand: AsyncParsableCommand {
             say("\n3. The figures of 2025-11-25 (selfheal stats):\n")
             try await StatsCommand.parse(day + common).run()
             try await writeReports(directory: directory, common: common)
-            Self.stop(daemon)
+            if !dashboard { Self.stop(daemon) }
             let elapsed = clock.now - started
             say(
                 "\nDone in \(elapsed.components.seconds).\(String(format: "%02d", elapsed.components.attoseconds / 10_000_000_000_000_000)) s. Explore:"
@@ -78,6 +92,7 @@ struct DemoCommand: AsyncParsableCommand {
             say(
                 "  selfheal stats --data-dir \(directory) --since 2025-11-17 --until 2025-11-24 --format json --as-of \(Self.asOf)"
             )
+            if dashboard { try serveDashboard(daemon, directory: directory) }
         }
     }
 
@@ -115,10 +130,11 @@ struct DemoCommand: AsyncParsableCommand {
     }
 
     /// Starts this same executable as `selfheal serve` and waits until it answers.
-    func startDaemon(directory: String, socketPath: String) throws(CLIError) -> Process {
+    func startDaemon(directory: String, socketPath: String, http: [String] = []) throws(CLIError) -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        process.arguments = ["serve", "--data-dir", directory, "--socket", socketPath, "--log-level", "warning"]
+        process.arguments =
+            ["serve", "--data-dir", directory, "--socket", socketPath, "--log-level", "warning"] + http
         let log = directory + "/daemon.log"
         _ = FileManager.default.createFile(atPath: log, contents: nil)
         process.standardError = FileHandle(forWritingAtPath: log)
