@@ -156,16 +156,18 @@ struct IncidentLedger: Sendable {
     /// Their rows were written by earlier batches.
     private mutating func evictLeastRecent(_ source: some ActiveIncidentSource) throws {
         let keep = workingSetLimit / 2
-        var byAge = active.map { (batch: slotBatches[$0.value], key: $0.key, slot: $0.value) }
-        byAge.sort { $0.batch < $1.batch }
+        // Slots, not keys, are sorted: a key is two strings, which every move would retain and release.
+        var byAge = Array(active.values)
+        byAge.sort { slotBatches[$0] < slotBatches[$1] }
         var entries: [IndexedKey] = []
         entries.reserveCapacity(byAge.count - keep)
-        for entry in byAge.prefix(byAge.count - keep) {
-            active.removeValue(forKey: entry.key)
-            evicted.insert(entry.key.hash)
-            freeSlots.append(entry.slot)
+        for slot in byAge.prefix(byAge.count - keep) {
+            let hash = slots[slot].key.hash
+            active.removeValue(forKey: slots[slot].key)
+            evicted.insert(hash)
+            freeSlots.append(slot)
             // One that came from the index is still in it.
-            if !slotIndexed[entry.slot] { entries.append(IndexedKey(hash: entry.key.hash, id: slots[entry.slot].id)) }
+            if !slotIndexed[slot] { entries.append(IndexedKey(hash: hash, id: slots[slot].id)) }
         }
         entries.sort()
         try source.index(entries)

@@ -83,6 +83,17 @@ struct IncidentRecord: Equatable, Sendable {
         title += " "
         title += component
         guard let message else { return title }
+        // The common case, a short message of one line, without walking its characters: no byte of it can
+        // start a newline character (\n, \v, \f, \r, U+0085, U+2028, U+2029).
+        if message.utf8.count <= 160,
+            !message.utf8.contains(where: { $0 <= 0x0D && $0 >= 0x0A || $0 == 0xC2 || $0 == 0xE2 })
+        {
+            if !message.isEmpty {
+                title += ": "
+                title += message
+            }
+            return title
+        }
         let line = message.prefix { !$0.isNewline }
         guard !line.isEmpty else { return title }
         title += ": "
