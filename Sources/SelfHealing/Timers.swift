@@ -85,7 +85,8 @@ final class DeadlineThread: Sendable {
         let deadline = ContinuousClock.now.advanced(by: delay)
         let (start, signal) = state.withLock { state -> (Bool, Bool) in
             state.sequence &+= 1
-            let earliest = state.heap.first?.deadline
+            // Read in place: `heap.first` would copy the entry (and retain its references) on every call.
+            let earliest = state.heap.isEmpty ? nil : state.heap[0].deadline
             Self.push(Entry(deadline: deadline, sequence: state.sequence, timer: timer, action: action), &state.heap)
             if state.heap.count >= state.compactAt {
                 // Most timers are cancelled long before their deadline: sweep them out now and then (a sorted
@@ -112,10 +113,10 @@ final class DeadlineThread: Sendable {
             let now = ContinuousClock.now
             var due: [Entry] = []
             let next = state.withLock { state -> ContinuousClock.Instant? in
-                while let first = state.heap.first, first.deadline <= now || first.timer.isCancelled {
+                while !state.heap.isEmpty, state.heap[0].deadline <= now || state.heap[0].timer.isCancelled {
                     due.append(Self.pop(&state.heap))
                 }
-                return state.heap.first?.deadline
+                return state.heap.isEmpty ? nil : state.heap[0].deadline
             }
             for entry in due where !entry.timer.isCancelled { entry.action() }
             if let next {
@@ -135,7 +136,7 @@ final class DeadlineThread: Sendable {
         a.deadline < b.deadline || (a.deadline == b.deadline && a.sequence < b.sequence)
     }
 
-    private static func push(_ entry: Entry, _ heap: inout [Entry]) {
+    private static func push(_ entry: consuming Entry, _ heap: inout [Entry]) {
         heap.append(entry)
         var child = heap.count - 1
         while child > 0 {
