@@ -106,12 +106,17 @@ public final class RouteHealing: Sendable {
         )
     }
 
+    private static let forwardedForName = HTTPField.Name("X-Forwarded-For")!
+
     /// The first address of `X-Forwarded-For`, if any.
     @Sendable
     public static func forwardedFor(_ request: Request) -> String? {
-        guard let header = request.headers[HTTPField.Name("X-Forwarded-For")!] else { return nil }
-        let first = header.split(separator: ",").first.map { $0.trimmingCharacters(in: .whitespaces) }
-        return first?.isEmpty == false ? first : nil
+        guard let header = request.headers[forwardedForName] else { return nil }
+        // Plain Swift, not Foundation's `trimmingCharacters(in:)`, which cost microseconds per request.
+        let first = header.utf8.prefix { $0 != UInt8(ascii: ",") }
+        let blank: (UInt8) -> Bool = { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
+        let trimmed = first.drop(while: blank).reversed().drop(while: blank).reversed()
+        return trimmed.isEmpty ? nil : String(decoding: Array(trimmed), as: UTF8.self)
     }
 
     /// Whether the middleware does anything (`SELF_HEALING_ENABLED`).
