@@ -111,8 +111,9 @@ public final class RouteHealing: Sendable {
     /// The first address of `X-Forwarded-For`, if any.
     @Sendable
     public static func forwardedFor(_ request: Request) -> String? {
-        guard let header = request.headers[forwardedForName] else { return nil }
-        // Plain Swift, not Foundation's `trimmingCharacters(in:)`, which cost microseconds per request.
+        // The first field's value: the first address is in it. (`headers[name]` joins every field of the name
+        // into a new string, and Foundation's `trimmingCharacters(in:)` cost microseconds per request.)
+        guard let header = request.headers.first(where: { $0.name == forwardedForName })?.value else { return nil }
         let first = header.utf8.prefix { $0 != UInt8(ascii: ",") }
         let blank: (UInt8) -> Bool = { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
         let trimmed = first.drop(while: blank).reversed().drop(while: blank).reversed()
