@@ -67,8 +67,20 @@ let pipelineWithoutTimeout = PipelineBuilder(component: "dependency", reporter: 
 
 // A router answering `GET /api/items/{id}` directly, and the same behind the middleware: the difference per request
 // is the middleware's overhead (its rate limiter per client, bulkhead, breaker and response judging).
-func responder(healed: Bool) -> some HTTPResponder<BasicRequestContext> {
+/// A middleware that only calls the next one: what any middleware costs in Hummingbird's router.
+struct PassThrough<Context: RequestContext>: RouterMiddleware {
+    func handle(
+        _ request: Request,
+        context: Context,
+        next: (Request, Context) async throws -> Response
+    ) async throws
+        -> Response
+    { try await next(request, context) }
+}
+
+func responder(healed: Bool, passThrough: Bool = false) -> some HTTPResponder<BasicRequestContext> {
     let router = Router()
+    if passThrough { router.add(middleware: PassThrough()) }
     if healed {
         let routes = RouteHealing(service: "bench", sink: NoopEventSink(), flags: FeatureFlags())
         // Every request comes from one client: a rate that never runs out, so that each request takes the normal
@@ -81,6 +93,7 @@ func responder(healed: Bool) -> some HTTPResponder<BasicRequestContext> {
 }
 let plainResponder = responder(healed: false)
 let healedResponder = responder(healed: true)
+let passThroughResponder = responder(healed: false, passThrough: true)
 let context = BasicRequestContext(
     source: ApplicationRequestContextSource(channel: EmbeddedChannel(), logger: Logger(label: "bench"))
 )
@@ -156,6 +169,12 @@ let benchmarks: [(name: String, body: (Int) async throws -> Void)] = [
         plainRequest,
         { count in
             try await serve(count, plainResponder, context)
+        }
+    ),
+    (
+        "Hummingbird router + a pass-through middleware (per request)",
+        { count in
+            try await serve(count, passThroughResponder, context)
         }
     ),
     (
