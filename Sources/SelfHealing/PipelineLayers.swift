@@ -63,7 +63,7 @@ public struct BulkheadLayer: PipelineLayer, InlineLayer {
         _ call: PipelineCall<T>,
         _ next: nonisolated(nonsending) () async throws -> T
     ) async throws -> T {
-        try await bulkhead.run(priority: call.priority) { try await next() }
+        try await bulkhead.run(priority: call.priority, next)
     }
 
     /// The load.
@@ -109,7 +109,7 @@ public struct RetryLayer<C: Clock>: PipelineLayer, InlineLayer where C.Duration 
         _ call: PipelineCall<T>,
         _ next: nonisolated(nonsending) () async throws -> T
     ) async throws -> T {
-        try await retry.run(judging: call.judge) { try await next() }
+        try await retry.run(judging: call.judge, next)
     }
 
     /// No state.
@@ -136,7 +136,7 @@ public struct BreakerLayer<C: Clock>: PipelineLayer, InlineLayer where C.Duratio
         _ call: PipelineCall<T>,
         _ next: nonisolated(nonsending) () async throws -> T
     ) async throws -> T {
-        try await breaker.run(judging: call.judge) { try await next() }
+        try await breaker.run(judging: call.judge, next)
     }
 
     /// The breaker's state.
