@@ -114,10 +114,13 @@ public final class RouteHealing: Sendable {
         // The first field's value: the first address is in it. (`headers[name]` joins every field of the name
         // into a new string, and Foundation's `trimmingCharacters(in:)` cost microseconds per request.)
         guard let header = request.headers.first(where: { $0.name == forwardedForName })?.value else { return nil }
-        let first = header.utf8.prefix { $0 != UInt8(ascii: ",") }
+        let bytes = header.utf8
         let blank: (UInt8) -> Bool = { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
-        let trimmed = first.drop(while: blank).reversed().drop(while: blank).reversed()
-        return trimmed.isEmpty ? nil : String(decoding: Array(trimmed), as: UTF8.self)
+        var end = bytes.firstIndex(of: UInt8(ascii: ",")) ?? bytes.endIndex
+        var start = bytes.startIndex
+        while start < end, blank(bytes[start]) { start = bytes.index(after: start) }
+        while end > start, blank(bytes[bytes.index(before: end)]) { end = bytes.index(before: end) }
+        return start == end ? nil : String(header[start..<end])
     }
 
     /// Whether the middleware does anything (`SELF_HEALING_ENABLED`).
