@@ -1,4 +1,5 @@
-// Micro-benchmarks of the library's hot paths, in nanoseconds per call (median of 7 runs).
+// Micro-benchmarks of the library's hot paths, in nanoseconds per call: wall-clock and process CPU time, each the
+// median of 7 runs.
 // Run in release: `swift run -c release selfheal-lib-bench [iterations] [name filter]`.
 import Foundation
 import HTTPTypes
@@ -15,17 +16,31 @@ func blackHole<T>(_ value: T) {
     withExtendedLifetime(value) {}
 }
 
-/// Runs `body(iterations)` `runs` times and returns the median time per iteration in nanoseconds.
-func measure(runs: Int = 7, iterations: Int, _ body: (Int) async throws -> Void) async rethrows -> Double {
-    var samples: [Double] = []
+/// The CPU time of the whole process so far (every thread: a hop to another thread counts), in nanoseconds.
+func processCPUNanoseconds() -> Double {
+    var now = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now)
+    return Double(now.tv_sec) * 1e9 + Double(now.tv_nsec)
+}
+
+/// Runs `body(iterations)` `runs` times and returns the medians per iteration in nanoseconds: wall-clock time, and
+/// the process's CPU time (which other processes loading the machine do not inflate as much).
+func measure(
+    runs: Int = 7,
+    iterations: Int,
+    _ body: (Int) async throws -> Void
+) async rethrows -> (wall: Double, cpu: Double) {
+    var walls: [Double] = []
+    var cpus: [Double] = []
     for _ in 0..<runs {
+        let cpuStart = processCPUNanoseconds()
         let start = ContinuousClock.now
         try await body(iterations)
         let (seconds, attoseconds) = start.duration(to: .now).components
-        samples.append((Double(seconds) * 1e9 + Double(attoseconds) / 1e9) / Double(iterations))
+        cpus.append((processCPUNanoseconds() - cpuStart) / Double(iterations))
+        walls.append((Double(seconds) * 1e9 + Double(attoseconds) / 1e9) / Double(iterations))
     }
-    samples.sort()
-    return samples[samples.count / 2]
+    return (walls.sorted()[runs / 2], cpus.sorted()[runs / 2])
 }
 
 let iterations = CommandLine.arguments.dropFirst().first.flatMap(Int.init) ?? 1_000_000
@@ -44,6 +59,7 @@ let pipeline = PipelineBuilder(component: "dependency", reporter: quiet, flags: 
     .retry(RetryPolicy(), budget: RetryBudget())
     .circuitBreaker()
     .build()
+let timeout = Timeout(.seconds(10), reporter: quiet)
 let pipelineWithoutTimeout = PipelineBuilder(component: "dependency", reporter: quiet, flags: FeatureFlags())
     .retry(RetryPolicy(), budget: RetryBudget())
     .circuitBreaker()
@@ -51,20 +67,33 @@ let pipelineWithoutTimeout = PipelineBuilder(component: "dependency", reporter: 
 
 // A router answering `GET /api/items/{id}` directly, and the same behind the middleware: the difference per request
 // is the middleware's overhead (its rate limiter per client, bulkhead, breaker and response judging).
-func responder(healed: Bool) -> some HTTPResponder<BasicRequestContext> {
+/// A middleware that only calls the next one: what any middleware costs in Hummingbird's router.
+struct PassThrough<Context: RequestContext>: RouterMiddleware {
+    func handle(
+        _ request: Request,
+        context: Context,
+        next: (Request, Context) async throws -> Response
+    ) async throws
+        -> Response
+    { try await next(request, context) }
+}
+
+func responder(healed: Bool, passThrough: Bool = false) -> some HTTPResponder<BasicRequestContext> {
     let router = Router()
+    if passThrough { router.add(middleware: PassThrough()) }
     if healed {
-        router.add(
-            middleware: SelfHealingMiddleware(
-                RouteHealing(service: "bench", sink: NoopEventSink(), flags: FeatureFlags())
-            )
-        )
+        let routes = RouteHealing(service: "bench", sink: NoopEventSink(), flags: FeatureFlags())
+        // Every request comes from one client: a rate that never runs out, so that each request takes the normal
+        // path (a token, a bulkhead slot, the breaker, the handler) and none is refused with a 429.
+        routes.configure("GET /api/items/{id}") { $0.rateLimit = RateLimit(capacity: 1_000_000_000, per: .seconds(1)) }
+        router.add(middleware: SelfHealingMiddleware(routes))
     }
     router.get("/api/items/{id}") { _, _ in Response(status: .ok) }
     return router.buildResponder()
 }
 let plainResponder = responder(healed: false)
 let healedResponder = responder(healed: true)
+let passThroughResponder = responder(healed: false, passThrough: true)
 let context = BasicRequestContext(
     source: ApplicationRequestContextSource(channel: EmbeddedChannel(), logger: Logger(label: "bench"))
 )
@@ -74,8 +103,25 @@ func request() -> Request {
     return Request(head: head, body: RequestBody(buffer: ByteBuffer()))
 }
 
+// The healed request takes the normal path: answered by the handler, not refused.
+guard try await healedResponder.respond(to: request(), context: context).status == .ok else {
+    fatalError("the middleware refused the benchmark's request")
+}
+
+/// `count` requests answered by `responder`, on the global concurrent executor, where a server's requests run: the
+/// loop makes no executor hop per request (from the main actor, each `respond` would hop there and back).
+@concurrent func serve(
+    _ count: Int,
+    _ responder: some HTTPResponder<BasicRequestContext>,
+    _ context: BasicRequestContext
+) async throws {
+    for _ in 0..<count { blackHole(try await responder.respond(to: request(), context: context)) }
+}
+
 let socketPath = FileManager.default.temporaryDirectory.appendingPathComponent("selfheal-bench-absent.sock").path
 
+let plainRequest = "Hummingbird router, no middleware (per request)"
+let healedRequest = "Hummingbird router + SelfHealingMiddleware (per request; item 9: overhead < 2 us)"
 let benchmarks: [(name: String, body: (Int) async throws -> Void)] = [
     (
         "baseline: direct async call",
@@ -108,21 +154,33 @@ let benchmarks: [(name: String, body: (Int) async throws -> Void)] = [
         }
     ),
     (
+        "timeout alone, success",
+        { count in
+            for index in 0..<count { blackHole(try await timeout.run { index }) }
+        }
+    ),
+    (
         "pipeline: retry + breaker, success",
         { count in
             for index in 0..<count { blackHole(try await pipelineWithoutTimeout.run { index }) }
         }
     ),
     (
-        "Hummingbird router, no middleware (per request)",
+        plainRequest,
         { count in
-            for _ in 0..<count { blackHole(try await plainResponder.respond(to: request(), context: context)) }
+            try await serve(count, plainResponder, context)
         }
     ),
     (
-        "Hummingbird router + SelfHealingMiddleware (per request; item 9: overhead < 2 us)",
+        "Hummingbird router + a pass-through middleware (per request)",
         { count in
-            for _ in 0..<count { blackHole(try await healedResponder.respond(to: request(), context: context)) }
+            try await serve(count, passThroughResponder, context)
+        }
+    ),
+    (
+        healedRequest,
+        { count in
+            try await serve(count, healedResponder, context)
         }
     ),
     (
@@ -177,7 +235,35 @@ let benchmarks: [(name: String, body: (Int) async throws -> Void)] = [
     ),
 ]
 
+print("benchmark".padding(toLength: 72, withPad: " ", startingAt: 0), "    wall ns", "     CPU ns")
 for (name, body) in benchmarks where filter.isEmpty || name.contains(filter) {
-    let nanoseconds = try await measure(iterations: iterations, body)
-    print(name.padding(toLength: 72, withPad: " ", startingAt: 0), String(format: "%8.1f ns/call", nanoseconds))
+    let result = try await measure(iterations: iterations, body)
+    print(
+        name.padding(toLength: 72, withPad: " ", startingAt: 0),
+        String(format: "%11.1f %11.1f", result.wall, result.cpu)
+    )
+}
+// The middleware's overhead: the same request without and with it, in 7 pairs of runs back to back (so that both
+// halves of a pair see the same load), the median of the pairs' differences.
+if filter.isEmpty || "SelfHealingMiddleware overhead".contains(filter) || filter == "overhead" {
+    var walls: [Double] = []
+    var cpus: [Double] = []
+    for _ in 0..<7 {
+        let plain = try await measure(runs: 1, iterations: iterations) { count in
+            try await serve(count, plainResponder, context)
+        }
+        let healed = try await measure(runs: 1, iterations: iterations) { count in
+            try await serve(count, healedResponder, context)
+        }
+        walls.append(healed.wall - plain.wall)
+        cpus.append(healed.cpu - plain.cpu)
+    }
+    print(
+        "SelfHealingMiddleware overhead per request (median of 7 paired runs)".padding(
+            toLength: 72,
+            withPad: " ",
+            startingAt: 0
+        ),
+        String(format: "%11.1f %11.1f", walls.sorted()[3], cpus.sorted()[3])
+    )
 }

@@ -66,6 +66,8 @@ public final class Bulkhead: Sendable {
     /// Where events go; its component names the resource, e.g. `db-pool`.
     public let reporter: EventReporter
     private let state: Mutex<State>
+    /// Whether `state.reports` may hold reports: lets ``emitReports()`` skip the lock on the common path.
+    private let hasReports = Atomic<Bool>(false)
 
     /// Creates an idle bulkhead.
     /// - Parameters:
@@ -97,7 +99,8 @@ public final class Bulkhead: Sendable {
         _ operation: nonisolated(nonsending) () async throws -> T
     ) async throws -> T {
         guard configuration.isEnabled else { return try await operation() }
-        try await acquire(priority: priority)
+        // A free slot is taken without an async call; only a call that must queue waits.
+        if try !admitNow(priority: priority) { try await wait(priority: priority) }
         defer { release() }
         return try await operation()
     }
@@ -105,10 +108,15 @@ public final class Bulkhead: Sendable {
     /// Takes a slot, waiting in the queue if needed; give it back with ``release()``.
     public nonisolated(nonsending) func acquire(priority: CallPriority = .critical) async throws {
         guard configuration.isEnabled else { return }
+        if try !admitNow(priority: priority) { try await wait(priority: priority) }
+    }
+
+    /// Takes a free slot if there is one (`false` when the call must queue); throws when the call is shed.
+    private func admitNow(priority: CallPriority) throws(BulkheadFullError) -> Bool {
         defer { emitReports() }
         let maxConcurrent = max(1, configuration.maxConcurrent)
         let sheds = priority == .nonCritical && configuration.shedsNonCriticalAtCriticalLoad
-        let admitted = try state.withLock { state throws(BulkheadFullError) -> Bool in
+        return try state.withLock { state throws(BulkheadFullError) -> Bool in
             if sheds, state.tracker.level == .critical {
                 throw refuse(&state, reason: .shed)
             }
@@ -120,7 +128,12 @@ public final class Bulkhead: Sendable {
             }
             return false
         }
-        if admitted { return }
+    }
+
+    /// Waits in the queue for a slot (``release()`` hands it over), or is refused when the queue is full.
+    private nonisolated(nonsending) func wait(priority: CallPriority) async throws {
+        defer { emitReports() }
+        let maxConcurrent = max(1, configuration.maxConcurrent)
         let id = state.withLock { state in
             state.nextWaiterID += 1
             return state.nextWaiterID
@@ -193,6 +206,7 @@ public final class Bulkhead: Sendable {
     private func track(_ state: inout State) {
         if let kind = state.tracker.update(used: state.inFlight, max: max(1, configuration.maxConcurrent)) {
             state.reports.append(.pool(kind, used: state.inFlight))
+            hasReports.store(true, ordering: .releasing)
         }
     }
 
@@ -206,13 +220,18 @@ public final class Bulkhead: Sendable {
         if !state.rejectionReported, reporter.isEnabled {
             state.rejectionReported = true
             state.reports.append(.rejected(error, queued: state.waiters.count))
+            hasReports.store(true, ordering: .releasing)
         }
         return error
     }
 
     /// Emits the events decided under the lock, in order, with the lock released.
     private func emitReports() {
+        // Every path that adds a report calls this after it, so a report added after this check is emitted by the
+        // call that added it.
+        guard hasReports.load(ordering: .acquiring) else { return }
         let reports = state.withLock { state -> [BulkheadReport] in
+            hasReports.store(false, ordering: .relaxed)
             guard !state.reports.isEmpty else { return [] }
             defer { state.reports.removeAll() }
             return state.reports

@@ -76,6 +76,12 @@ struct HTTPTransport: EmitterTransport {
                 if let last = reply.errors.last { total.lastRejection = "line \(offset + last.line): \(last.error)" }
             case 429, 503:
                 throw Busy(retryAfter: HTTPError.retryAfter(header: response.retryAfter))
+            case 401, 403:
+                let text = String(decoding: response.body.prefix(200), as: UTF8.self)
+                throw IngestClientError(
+                    "the daemon's HTTP ingest refused the emitter's token (\(response.status)): \(text); events are "
+                        + "kept in the spill file (or the queue) until a valid token is configured"
+                )
             default:
                 let text = String(decoding: response.body.prefix(200), as: UTF8.self)
                 throw IngestClientError("the daemon's HTTP ingest answered \(response.status): \(text)")

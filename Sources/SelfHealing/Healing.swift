@@ -117,20 +117,20 @@ public final class Healing<C: Clock>: Sendable where C.Duration == Duration {
     ///     good value of this key. `nil` (the default): no fallback for this call.
     ///   - operation: the call.
     /// - Throws: what nothing could save the call from.
-    public func run<T: Sendable>(
+    public nonisolated(nonsending) func run<T: Sendable>(
         _ component: String,
         cacheKey: String? = nil,
-        _ operation: @escaping @Sendable () async throws -> T
+        _ operation: nonisolated(nonsending) @escaping @Sendable () async throws -> T
     ) async throws -> T {
         guard configuration.flags.enabled else { return try await operation() }
         return try await pipeline(for: component).run(PipelineCall(cacheKey: cacheKey), operation)
     }
 
     /// Like ``run(_:cacheKey:_:)``, but says whether the value is a cached one and how old it is.
-    public func runWithDetails<T: Sendable>(
+    public nonisolated(nonsending) func runWithDetails<T: Sendable>(
         _ component: String,
         cacheKey: String? = nil,
-        _ operation: @escaping @Sendable () async throws -> T
+        _ operation: nonisolated(nonsending) @escaping @Sendable () async throws -> T
     ) async throws -> FallbackResult<T> {
         guard configuration.flags.enabled else {
             return FallbackResult(value: try await operation(), age: .zero, isCached: false)

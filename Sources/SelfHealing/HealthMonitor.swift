@@ -182,15 +182,11 @@ public final class HealthMonitor<C: Clock>: Sendable where C.Duration == Duratio
 
     /// Runs a check under the time limit: the caller gets ``TimeoutError`` when it passes, the check is cancelled.
     private func withTimeout(_ limit: Duration, name: String, _ check: @escaping Check) async throws -> HealthStatus {
-        let race = TimeoutRace<HealthStatus>()
+        let race = TimeoutRace()
         let timer = timers.after(limit) { race.finish(.failure(TimeoutError(component: name, timeout: limit))) }
         defer { timer.cancel() }
-        race.attach(Task { race.finish(await Result { try await check() }) })
-        return try await withTaskCancellationHandler {
-            await withCheckedContinuation { race.wait($0) }
-        } onCancel: {
-            race.finish(.failure(CancellationError()))
-        }.get()
+        // The value is the check's: a HealthStatus.
+        return try await race.run { try await check() }.get() as! HealthStatus
     }
 
     /// Runs a round every `interval` until the task is cancelled.

@@ -22,9 +22,9 @@ public struct HedgingLayer<C: Clock>: PipelineLayer where C.Duration == Duration
     }
 
     /// Runs the rest, hedged.
-    public func execute<T: Sendable>(
+    public nonisolated(nonsending) func execute<T: Sendable>(
         _ call: PipelineCall<T>,
-        _ next: @escaping @Sendable () async throws -> T
+        _ next: nonisolated(nonsending) @escaping @Sendable () async throws -> T
     ) async throws -> T {
         let race = HedgeRace<T>(maxAttempts: maxAttempts)
         let delay = delay

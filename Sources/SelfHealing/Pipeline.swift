@@ -27,11 +27,14 @@ public struct PipelineCall<T: Sendable>: Sendable {
 }
 
 /// One layer of a pipeline: runs `next` (the layers inside it and the operation) its way.
+///
+/// `execute` runs on the caller's executor (`nonisolated(nonsending)`), and so does `next`: a pipeline called from
+/// an actor or from a task on the global executor makes no executor hop of its own.
 public protocol PipelineLayer: Sendable {
     /// Runs the rest of the pipeline.
-    func execute<T: Sendable>(
+    nonisolated(nonsending) func execute<T: Sendable>(
         _ call: PipelineCall<T>,
-        _ next: @escaping @Sendable () async throws -> T
+        _ next: nonisolated(nonsending) @escaping @Sendable () async throws -> T
     ) async throws -> T
 
     /// The layer's state for metrics; `nil` when it has none worth showing.
@@ -68,6 +71,13 @@ public final class Pipeline: Sendable {
     public let layers: [any PipelineLayer]
     /// Where the pipeline's recovery event goes (the layers report the rest).
     public let reporter: EventReporter
+    /// The layers, resolved once: those that run the rest inline, and the others.
+    private let stages: [Stage]
+
+    private enum Stage: Sendable {
+        case inline(any InlineLayer)
+        case escaping(any PipelineLayer)
+    }
 
     /// Creates a pipeline from layers, outermost first (``PipelineBuilder`` makes them).
     /// - Parameters:
@@ -78,15 +88,16 @@ public final class Pipeline: Sendable {
         component = reporter.component
         self.reporter = reporter
         self.layers = layers
+        stages = layers.map { layer in (layer as? any InlineLayer).map(Stage.inline) ?? .escaping(layer) }
     }
 
     /// Runs the operation through every layer.
     /// - Parameters:
     ///   - call: the cache key, rate key, priority and judge of this call.
     ///   - operation: the call to the dependency.
-    public func run<T: Sendable>(
+    public nonisolated(nonsending) func run<T: Sendable>(
         _ call: PipelineCall<T> = PipelineCall(),
-        _ operation: @escaping @Sendable () async throws -> T
+        _ operation: nonisolated(nonsending) @escaping @Sendable () async throws -> T
     ) async throws -> T {
         let mark = reporter.episode.mark
         let value = try await step(0, call, operation)
@@ -98,30 +109,38 @@ public final class Pipeline: Sendable {
     }
 
     /// Runs the operation with a cache key for the fallback.
-    public func run<T: Sendable>(
+    public nonisolated(nonsending) func run<T: Sendable>(
         cacheKey: String,
-        _ operation: @escaping @Sendable () async throws -> T
+        _ operation: nonisolated(nonsending) @escaping @Sendable () async throws -> T
     ) async throws -> T {
         try await run(PipelineCall(cacheKey: cacheKey), operation)
     }
 
     /// Runs an operation whose value judges itself (``OutcomeJudging``, e.g. an HTTP response).
-    public func run<T: Sendable & OutcomeJudging>(
+    public nonisolated(nonsending) func run<T: Sendable & OutcomeJudging>(
         judged call: PipelineCall<T> = PipelineCall(),
-        _ operation: @escaping @Sendable () async throws -> T
+        _ operation: nonisolated(nonsending) @escaping @Sendable () async throws -> T
     ) async throws -> T {
         var call = call
         if call.judge == nil { call.judge = { $0.judgedOutcome } }
         return try await run(call, operation)
     }
 
-    private func step<T: Sendable>(
+    /// Runs the layers from `index` inwards, then the operation. The built-in layers (``InlineLayer``) get the rest
+    /// as a non-escaping closure (its context stays on the task's stack); only a layer that needs the rest to escape
+    /// (a timeout, hedging, your own) gets an escaping one.
+    private nonisolated(nonsending) func step<T: Sendable>(
         _ index: Int,
         _ call: PipelineCall<T>,
-        _ operation: @escaping @Sendable () async throws -> T
+        _ operation: nonisolated(nonsending) @escaping @Sendable () async throws -> T
     ) async throws -> T {
-        guard index < layers.count else { return try await operation() }
-        return try await layers[index].execute(call) { try await self.step(index + 1, call, operation) }
+        guard index < stages.count else { return try await operation() }
+        switch stages[index] {
+        case .inline(let layer):
+            return try await layer.executeInline(call) { try await self.step(index + 1, call, operation) }
+        case .escaping(let layer):
+            return try await layer.execute(call) { try await self.step(index + 1, call, operation) }
+        }
     }
 
     /// Each layer's state, outermost first.
@@ -142,149 +161,4 @@ public struct PipelineSnapshot: Sendable, Equatable {
     public var component: String
     /// The layers that have a state, outermost first.
     public var layers: [LayerSnapshot]
-}
-
-// MARK: The layers
-
-/// A rate limiter as a layer: throws ``RateLimitedError`` when the call's key is out of tokens.
-public struct RateLimiterLayer<C: Clock>: PipelineLayer where C.Duration == Duration {
-    /// The limiter.
-    public let limiter: RateLimiter<C>
-    /// Wraps a limiter.
-    public init(_ limiter: RateLimiter<C>) { self.limiter = limiter }
-
-    /// Takes a token, then runs the rest.
-    public func execute<T: Sendable>(
-        _ call: PipelineCall<T>,
-        _ next: @escaping @Sendable () async throws -> T
-    ) async throws -> T {
-        let key = call.rateKey ?? limiter.reporter.component
-        if case .throttled(let retryAfter) = limiter.acquire(key) {
-            throw RateLimitedError(key: key, retryAfter: retryAfter)
-        }
-        return try await next()
-    }
-
-    /// Keys tracked.
-    public var snapshot: LayerSnapshot? { .rateLimiter(trackedKeys: limiter.trackedKeys) }
-}
-
-/// A bulkhead as a layer.
-public struct BulkheadLayer: PipelineLayer {
-    /// The bulkhead.
-    public let bulkhead: Bulkhead
-    /// Wraps a bulkhead.
-    public init(_ bulkhead: Bulkhead) { self.bulkhead = bulkhead }
-
-    /// Runs the rest in a slot.
-    public func execute<T: Sendable>(
-        _ call: PipelineCall<T>,
-        _ next: @escaping @Sendable () async throws -> T
-    ) async throws -> T {
-        try await bulkhead.run(priority: call.priority) { try await next() }
-    }
-
-    /// The load.
-    public var snapshot: LayerSnapshot? { .bulkhead(bulkhead.snapshot) }
-}
-
-/// A timeout as a layer: inside a retry it limits each attempt, outside the whole call.
-public struct TimeoutLayer<C: Clock>: PipelineLayer where C.Duration == Duration {
-    /// The timeout.
-    public let timeout: Timeout<C>
-    /// Wraps a timeout.
-    public init(_ timeout: Timeout<C>) { self.timeout = timeout }
-
-    /// Runs the rest with the time limit.
-    public func execute<T: Sendable>(
-        _ call: PipelineCall<T>,
-        _ next: @escaping @Sendable () async throws -> T
-    ) async throws -> T {
-        try await timeout.run(next)
-    }
-
-    /// No state.
-    public var snapshot: LayerSnapshot? { nil }
-}
-
-/// Retry as a layer; retries values the call's judge calls failures too.
-public struct RetryLayer<C: Clock>: PipelineLayer where C.Duration == Duration {
-    /// The retrier.
-    public let retry: Retry<C>
-    /// Wraps a retrier.
-    public init(_ retry: Retry<C>) { self.retry = retry }
-
-    /// Runs the rest, again when it fails.
-    public func execute<T: Sendable>(
-        _ call: PipelineCall<T>,
-        _ next: @escaping @Sendable () async throws -> T
-    ) async throws -> T {
-        try await retry.run(judging: call.judge) { try await next() }
-    }
-
-    /// No state.
-    public var snapshot: LayerSnapshot? { nil }
-}
-
-/// A circuit breaker as a layer.
-public struct BreakerLayer<C: Clock>: PipelineLayer where C.Duration == Duration {
-    /// The breaker.
-    public let breaker: CircuitBreaker<C>
-    /// Wraps a breaker.
-    public init(_ breaker: CircuitBreaker<C>) { self.breaker = breaker }
-
-    /// Runs the rest through the breaker.
-    public func execute<T: Sendable>(
-        _ call: PipelineCall<T>,
-        _ next: @escaping @Sendable () async throws -> T
-    ) async throws -> T {
-        try await breaker.run(judging: call.judge) { try await next() }
-    }
-
-    /// The breaker's state.
-    public var snapshot: LayerSnapshot? { .breaker(breaker.snapshot) }
-}
-
-/// A fallback as a layer: used only by calls that give a cache key; values of another type are never served.
-public struct FallbackLayer<C: Clock>: PipelineLayer where C.Duration == Duration {
-    /// The fallback (its values are of any type; a call is only served a value of its own type).
-    public let fallback: Fallback<any Sendable, C>
-    /// Wraps a fallback.
-    public init(_ fallback: Fallback<any Sendable, C>) { self.fallback = fallback }
-
-    /// Runs the rest; on failure answers from the cache.
-    public func execute<T: Sendable>(
-        _ call: PipelineCall<T>,
-        _ next: @escaping @Sendable () async throws -> T
-    ) async throws -> T {
-        try await executeWithDetails(call, next).value
-    }
-
-    /// Like ``execute(_:_:)``, saying whether the value is a cached one.
-    public func executeWithDetails<T: Sendable>(
-        _ call: PipelineCall<T>,
-        _ next: @escaping @Sendable () async throws -> T
-    ) async throws -> FallbackResult<T> {
-        guard let key = call.cacheKey, fallback.isEnabled else {
-            return FallbackResult(value: try await next(), age: .zero, isCached: false)
-        }
-        let judge = call.judge
-        let result = try await fallback.run(
-            key: typedKey(key, T.self),
-            judging: judge.map { judge in { value in (value as? T).map(judge) ?? (.success, nil) } }
-        ) { try await next() as any Sendable }
-        guard let value = result.value as? T else { throw FallbackTypeError() }
-        return FallbackResult(value: value, age: result.age, isCached: result.isCached)
-    }
-
-    /// The key with the type in it, so a value of one type is never an answer for another.
-    private func typedKey<T>(_ key: String, _ type: T.Type) -> String { key + "\u{0}" + String(reflecting: type) }
-
-    /// Keys cached.
-    public var snapshot: LayerSnapshot? { .fallback(cachedKeys: fallback.count) }
-}
-
-/// A computed fallback returned a value of another type than the call's.
-struct FallbackTypeError: Error, CustomStringConvertible {
-    var description: String { "the fallback's value is not of the call's type" }
 }

@@ -100,29 +100,42 @@ public final class RateLimiter<C: Clock>: Sendable where C.Duration == Duration 
         let perSecond = capacity / limit.period.seconds
         let cost = Double(max(1, cost))
         let (decision, report) = buckets.withLock { buckets -> (RateLimitDecision, Bool) in
-            var bucket = buckets[key] ?? TokenBucket(tokens: capacity, refilledAt: now)
-            let elapsed = max(0, (now - bucket.refilledAt).seconds)
-            bucket.tokens = min(capacity, bucket.tokens + elapsed * perSecond)
-            bucket.refilledAt = now
-            let decision: RateLimitDecision
-            var report = false
-            if bucket.tokens >= cost {
-                bucket.tokens -= cost
-                bucket.throttling = false
-                decision = .allowed(remaining: Int(bucket.tokens))
-            } else {
-                decision = .throttled(retryAfter: .seconds(saturating: (cost - bucket.tokens) / perSecond))
-                report = !bucket.throttling
-                bucket.throttling = true
-            }
             if buckets.count >= maxKeys, buckets[key] == nil {
                 Self.forgetIdle(&buckets, now: now, limit: limit, maxKeys: maxKeys)
             }
-            buckets[key] = bucket
-            return (decision, report)
+            // Changed in place: one hash of the key and one probe per call.
+            return Self.take(
+                cost,
+                from: &buckets[key, default: TokenBucket(tokens: capacity, refilledAt: now)],
+                now: now,
+                capacity: capacity,
+                perSecond: perSecond
+            )
         }
         if report { reportThrottled(key, decision) }
         return decision
+    }
+
+    /// Refills the bucket, then takes `cost` tokens from it if it has them; also whether to report the throttling
+    /// (the first refusal of an episode).
+    private static func take(
+        _ cost: Double,
+        from bucket: inout TokenBucket,
+        now: Duration,
+        capacity: Double,
+        perSecond: Double
+    ) -> (RateLimitDecision, Bool) {
+        let elapsed = max(0, (now - bucket.refilledAt).seconds)
+        bucket.tokens = min(capacity, bucket.tokens + elapsed * perSecond)
+        bucket.refilledAt = now
+        guard bucket.tokens < cost else {
+            bucket.tokens -= cost
+            bucket.throttling = false
+            return (.allowed(remaining: Int(bucket.tokens)), false)
+        }
+        let report = !bucket.throttling
+        bucket.throttling = true
+        return (.throttled(retryAfter: .seconds(saturating: (cost - bucket.tokens) / perSecond)), report)
     }
 
     /// Runs the operation if `key` has a token.

@@ -51,27 +51,33 @@ public final class Timeout<C: Clock>: Sendable where C.Duration == Duration {
     }
 
     /// Runs the operation with the time limit.
+    ///
+    /// The operation runs in a task of its own, so that cancelling it when it loses does not cancel the caller (an
+    /// attempt that timed out inside a retry leaves the next attempt free to run). That task starts at once on the
+    /// caller's thread (`Task.immediate`): a call that answers without suspending has finished before the caller
+    /// would wait, so the success path makes no executor hop and no continuation; the deadline is an entry on the
+    /// clock's timer, removed when the call answers.
     /// - Throws: ``TimeoutError`` when the time passed first, `CancellationError` when the caller was cancelled,
     ///   else whatever the operation throws.
-    public func run<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+    public nonisolated(nonsending) func run<T: Sendable>(
+        _ operation: nonisolated(nonsending) @escaping @Sendable () async throws -> T
+    ) async throws -> T {
         guard isEnabled else { return try await operation() }
         try Task.checkCancellation()
-        let race = TimeoutRace<T>()
-        let limit = duration
-        let component = reporter.component
+        let race = TimeoutRace()
         // The deadline is set before the call starts, so a call that moves a manual clock cannot outrun it.
-        let timer = timers.after(limit) { [self] in
-            if race.finish(.failure(TimeoutError(component: component, timeout: limit))) { reportFired() }
+        let timer = timers.after(duration) { [self] in
+            if race.finish(.failure(TimeoutError(component: reporter.component, timeout: duration))) { reportFired() }
         }
-        race.attach(Task { race.finish(await Result { try await operation() }) })
-        let result = await withTaskCancellationHandler {
-            await withCheckedContinuation { race.wait($0) }
-        } onCancel: {
-            race.finish(.failure(CancellationError()))
-        }
+        let outcome = await race.run(operation)
         timer.cancel()
-        if case .success = result { reporter.recoverIfFailing("a call within \(limit.milliseconds) ms") }
-        return try result.get()
+        switch outcome {
+        case .success(let value):
+            reporter.recoverIfFailing("a call within \(duration.milliseconds) ms")
+            // The value is the operation's: of type T.
+            return value as! T
+        case .failure(let error): throw error
+        }
     }
 
     private func reportFired() {
@@ -96,61 +102,102 @@ extension Timeout where C == ContinuousClock {
 }
 
 extension Result where Failure == any Error {
-    /// The result of an async throwing body.
-    init(catching body: () async throws -> Success) async {
+    /// The result of an async throwing body, run on the caller's executor.
+    nonisolated(nonsending) init(catching body: nonisolated(nonsending) () async throws -> Success) async {
         do { self = .success(try await body()) } catch { self = .failure(error) }
     }
 }
 
 /// The race between a call, its deadline and the caller's cancellation: the first to finish wins, once.
-final class TimeoutRace<T: Sendable>: Sendable {
-    private enum State {
-        case pending(CheckedContinuation<Result<T, any Error>, Never>?)
-        case finished(Result<T, any Error>)
+///
+/// Not generic: the value travels as `any Sendable` and is cast back once, because unspecialised generic code (a
+/// pipeline's, across the module boundary) looks up the runtime metadata of every generic type it touches on each
+/// call, which cost more than the whole race.
+final class TimeoutRace: Sendable {
+    /// A call's result, its value type-erased.
+    typealias Outcome = Result<any Sendable, any Error>
+
+    private enum Phase {
+        case pending(CheckedContinuation<Outcome, Never>?)
+        case finished(Outcome)
         case delivered
     }
 
-    private let state = Mutex<State>(.pending(nil))
-    /// The call's task, cancelled when the deadline or the caller's cancellation wins.
-    private let task = Mutex<(task: Task<Void, Never>?, cancel: Bool)>((nil, false))
+    private struct State {
+        var phase = Phase.pending(nil)
+        /// The call's task, cancelled when the deadline or the caller's cancellation wins.
+        var task: Task<Void, Never>?
+        /// Whether the call's task is to be cancelled (a failure won before the task was attached).
+        var cancel = false
+    }
+
+    private let state = Mutex(State())
 
     /// Gives the race the call's task (cancelled at once if the race was already lost).
-    func attach(_ call: Task<Void, Never>) {
-        let cancel = task.withLock { entry in
-            entry.task = call
-            return entry.cancel
+    private func attach(_ call: Task<Void, Never>) {
+        let cancel = state.withLock { state in
+            state.task = call
+            return state.cancel
         }
         if cancel { call.cancel() }
     }
 
-    /// Settles the race with `result` if nothing settled it yet; `true` when this call won. A deadline or a
+    /// Settles the race with `outcome` if nothing settled it yet; `true` when this call won. A deadline or a
     /// cancellation that wins cancels the call's task.
     @discardableResult
-    func finish(_ result: Result<T, any Error>) -> Bool {
-        let (won, continuation) = state.withLock { state -> (Bool, CheckedContinuation<Result<T, any Error>, Never>?) in
-            guard case .pending(let continuation) = state else { return (false, nil) }
-            state = continuation == nil ? .finished(result) : .delivered
-            return (true, continuation)
-        }
-        if won, case .failure = result {
-            let call = task.withLock { entry in
-                entry.cancel = true
-                return entry.task
+    func finish(_ outcome: Outcome) -> Bool {
+        var isFailure = false
+        if case .failure = outcome { isFailure = true }
+        var won = false
+        var continuation: CheckedContinuation<Outcome, Never>?
+        var call: Task<Void, Never>?
+        state.withLock { state in
+            guard case .pending(let waiting) = state.phase else { return }
+            won = true
+            continuation = waiting
+            state.phase = waiting == nil ? .finished(outcome) : .delivered
+            if isFailure {
+                state.cancel = true
+                call = state.task
             }
-            call?.cancel()
         }
-        continuation?.resume(returning: result)
+        call?.cancel()
+        continuation?.resume(returning: outcome)
         return won
     }
 
-    /// Waits for the race's result.
-    func wait(_ continuation: CheckedContinuation<Result<T, any Error>, Never>) {
-        let ready = state.withLock { state -> Result<T, any Error>? in
-            if case .finished(let result) = state {
-                state = .delivered
-                return result
+    /// Starts the call in a task of its own that begins at once on the caller's thread, and returns the race's
+    /// outcome: the call's, the deadline's, or `CancellationError` when the caller is cancelled first. A call that
+    /// answers without suspending has settled the race before this would wait, so it returns without suspending.
+    nonisolated(nonsending) func run<T: Sendable>(
+        _ operation: nonisolated(nonsending) @escaping @Sendable () async throws -> T
+    ) async -> Outcome {
+        attach(Task.immediate { self.finish(await Outcome { try await operation() }) })
+        if let ready = takeIfFinished() { return ready }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { wait($0) }
+        } onCancel: {
+            finish(.failure(CancellationError()))
+        }
+    }
+
+    /// The outcome if the race is settled and nobody waits for it yet (it is then delivered).
+    private func takeIfFinished() -> Outcome? {
+        state.withLock { state in
+            guard case .finished(let outcome) = state.phase else { return nil }
+            state.phase = .delivered
+            return outcome
+        }
+    }
+
+    /// Waits for the race's outcome.
+    private func wait(_ continuation: CheckedContinuation<Outcome, Never>) {
+        let ready = state.withLock { state -> Outcome? in
+            if case .finished(let outcome) = state.phase {
+                state.phase = .delivered
+                return outcome
             }
-            state = .pending(continuation)
+            state.phase = .pending(continuation)
             return nil
         }
         if let ready { continuation.resume(returning: ready) }

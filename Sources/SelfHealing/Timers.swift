@@ -19,12 +19,34 @@ public protocol TimerScheduling: Sendable {
 /// A timer that can be cancelled before it fires.
 public final class ScheduledTimer: Sendable {
     private let cancelled = Atomic<Bool>(false)
+    /// The action, when the timer holds it (the shared deadline thread's timers): let go of on cancel, so what it
+    /// captured is freed when the call answers, not when the thread next sweeps its heap.
+    private let action: Mutex<(@Sendable () -> Void)?>
 
     /// Creates a handle.
-    public init() {}
+    public init() { action = Mutex(nil) }
+
+    /// A handle that holds its action until it fires or is cancelled.
+    init(action: @escaping @Sendable () -> Void) { self.action = Mutex(action) }
 
     /// Stops the timer if it has not fired yet.
-    public func cancel() { cancelled.store(true, ordering: .releasing) }
+    public func cancel() {
+        cancelled.store(true, ordering: .releasing)
+        let released = action.withLock { action in
+            defer { action = nil }
+            return action
+        }
+        _ = released  // released here, outside the lock
+    }
+
+    /// Runs the action it holds, once, unless cancelled.
+    func fire() {
+        let action = action.withLock { action in
+            defer { action = nil }
+            return action
+        }
+        if !isCancelled { action?() }
+    }
 
     /// Whether ``cancel()`` was called.
     public var isCancelled: Bool { cancelled.load(ordering: .acquiring) }
@@ -64,8 +86,8 @@ final class DeadlineThread: Sendable {
     private struct Entry {
         var deadline: ContinuousClock.Instant
         var sequence: UInt64
+        /// Holds the action until it fires or is cancelled.
         var timer: ScheduledTimer
-        var action: @Sendable () -> Void
     }
 
     private struct State {
@@ -81,16 +103,19 @@ final class DeadlineThread: Sendable {
     private let wake = DispatchSemaphore(value: 0)
 
     func schedule(after delay: Duration, _ action: @escaping @Sendable () -> Void) -> ScheduledTimer {
-        let timer = ScheduledTimer()
+        let timer = ScheduledTimer(action: action)
         let deadline = ContinuousClock.now.advanced(by: delay)
         let (start, signal) = state.withLock { state -> (Bool, Bool) in
             state.sequence &+= 1
-            let earliest = state.heap.first?.deadline
-            Self.push(Entry(deadline: deadline, sequence: state.sequence, timer: timer, action: action), &state.heap)
+            // Read in place: `heap.first` would copy the entry (and retain its references) on every call.
+            let earliest = state.heap.isEmpty ? nil : state.heap[0].deadline
+            Self.push(Entry(deadline: deadline, sequence: state.sequence, timer: timer), &state.heap)
             if state.heap.count >= state.compactAt {
                 // Most timers are cancelled long before their deadline: sweep them out now and then (a sorted
-                // array is a valid heap), so memory follows the calls in flight, not the calls made.
-                state.heap = state.heap.filter { !$0.timer.isCancelled }.sorted(by: Self.before)
+                // array is a valid heap), so memory follows the calls in flight, not the calls made. In place: the
+                // array keeps its storage, so a sweep frees and allocates nothing.
+                state.heap.removeAll { $0.timer.isCancelled }
+                state.heap.sort(by: Self.before)
                 state.compactAt = max(4_096, state.heap.count * 2)
             }
             let start = !state.running
@@ -112,12 +137,12 @@ final class DeadlineThread: Sendable {
             let now = ContinuousClock.now
             var due: [Entry] = []
             let next = state.withLock { state -> ContinuousClock.Instant? in
-                while let first = state.heap.first, first.deadline <= now || first.timer.isCancelled {
+                while !state.heap.isEmpty, state.heap[0].deadline <= now || state.heap[0].timer.isCancelled {
                     due.append(Self.pop(&state.heap))
                 }
-                return state.heap.first?.deadline
+                return state.heap.isEmpty ? nil : state.heap[0].deadline
             }
-            for entry in due where !entry.timer.isCancelled { entry.action() }
+            for entry in due { entry.timer.fire() }
             if let next {
                 let wait = now.duration(to: next)
                 let nanoseconds = max(
@@ -135,12 +160,18 @@ final class DeadlineThread: Sendable {
         a.deadline < b.deadline || (a.deadline == b.deadline && a.sequence < b.sequence)
     }
 
-    private static func push(_ entry: Entry, _ heap: inout [Entry]) {
+    /// Whether `heap[i]` is due before `heap[j]`, reading their keys in place (no copy of the entries).
+    private static func before(_ heap: [Entry], _ i: Int, _ j: Int) -> Bool {
+        heap[i].deadline < heap[j].deadline
+            || (heap[i].deadline == heap[j].deadline && heap[i].sequence < heap[j].sequence)
+    }
+
+    private static func push(_ entry: consuming Entry, _ heap: inout [Entry]) {
         heap.append(entry)
         var child = heap.count - 1
         while child > 0 {
             let parent = (child - 1) / 2
-            guard before(heap[child], heap[parent]) else { break }
+            guard before(heap, child, parent) else { break }
             heap.swapAt(child, parent)
             child = parent
         }
@@ -154,8 +185,8 @@ final class DeadlineThread: Sendable {
             let left = 2 * parent + 1
             let right = left + 1
             var smallest = parent
-            if left < heap.count, before(heap[left], heap[smallest]) { smallest = left }
-            if right < heap.count, before(heap[right], heap[smallest]) { smallest = right }
+            if left < heap.count, before(heap, left, smallest) { smallest = left }
+            if right < heap.count, before(heap, right, smallest) { smallest = right }
             if smallest == parent { return top }
             heap.swapAt(parent, smallest)
             parent = smallest

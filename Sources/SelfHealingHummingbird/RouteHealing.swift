@@ -106,12 +106,21 @@ public final class RouteHealing: Sendable {
         )
     }
 
+    private static let forwardedForName = HTTPField.Name("X-Forwarded-For")!
+
     /// The first address of `X-Forwarded-For`, if any.
     @Sendable
     public static func forwardedFor(_ request: Request) -> String? {
-        guard let header = request.headers[HTTPField.Name("X-Forwarded-For")!] else { return nil }
-        let first = header.split(separator: ",").first.map { $0.trimmingCharacters(in: .whitespaces) }
-        return first?.isEmpty == false ? first : nil
+        // The first field's value: the first address is in it. (`headers[name]` joins every field of the name
+        // into a new string, and Foundation's `trimmingCharacters(in:)` cost microseconds per request.)
+        guard let header = request.headers.first(where: { $0.name == forwardedForName })?.value else { return nil }
+        let bytes = header.utf8
+        let blank: (UInt8) -> Bool = { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
+        var end = bytes.firstIndex(of: UInt8(ascii: ",")) ?? bytes.endIndex
+        var start = bytes.startIndex
+        while start < end, blank(bytes[start]) { start = bytes.index(after: start) }
+        while end > start, blank(bytes[bytes.index(before: end)]) { end = bytes.index(before: end) }
+        return start == end ? nil : String(header[start..<end])
     }
 
     /// Whether the middleware does anything (`SELF_HEALING_ENABLED`).

@@ -147,6 +147,20 @@ final class Statuses: Sendable {
         }
     }
 
+    @Test func theClientKeyIsTheFirstForwardedAddressTrimmed() {
+        func key(_ value: String?) -> String? {
+            var head = HTTPRequest(method: .get, scheme: "http", authority: "localhost", path: "/")
+            if let value { head.headerFields[HTTPField.Name("X-Forwarded-For")!] = value }
+            return RouteHealing.forwardedFor(Request(head: head, body: RequestBody(buffer: ByteBuffer())))
+        }
+        #expect(key("10.0.0.7") == "10.0.0.7")
+        #expect(key(" \t10.0.0.7 , 10.0.0.8") == "10.0.0.7")
+        #expect(key("2001:db8::1,10.0.0.8") == "2001:db8::1")
+        #expect(key(" , 10.0.0.8") == nil)
+        #expect(key("") == nil)
+        #expect(key(nil) == nil)
+    }
+
     static func object(_ body: ByteBuffer) throws -> [String: Any] {
         try #require(try JSONSerialization.jsonObject(with: Data(String(buffer: body).utf8)) as? [String: Any])
     }

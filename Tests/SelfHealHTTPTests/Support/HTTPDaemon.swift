@@ -82,12 +82,17 @@ final class HTTPDaemon: @unchecked Sendable {
     /// The token of the token file when the daemon has one.
     static let token = "test-token-0123456789abcdef"
 
-    /// Starts a daemon; `tokens` writes a token file holding ``token``.
-    init(tokens: Bool = true, arguments: [String] = [], directory: ScratchDirectory? = nil) throws {
+    /// Starts a daemon; `tokens` writes a token file holding ``token``. `http` is where it listens: a port the OS
+    /// chooses unless a test restarts a daemon where a client still points.
+    init(
+        tokens: Bool = true,
+        arguments: [String] = [],
+        directory: ScratchDirectory? = nil,
+        http: String = "127.0.0.1:0"
+    ) throws {
         let directory = try directory ?? ScratchDirectory()
         self.directory = directory
-        var arguments =
-            ["serve", "--data-dir", directory.path, "--http", "127.0.0.1:0", "--log-level", "debug"] + arguments
+        var arguments = ["serve", "--data-dir", directory.path, "--http", http, "--log-level", "debug"] + arguments
         if tokens {
             try "# tokens of the tests\n\n\(Self.token)\nsecond-token\n".write(
                 toFile: directory.file("tokens"),
