@@ -16,7 +16,7 @@ struct Queries: Sendable {
     static let maximumEventLimit = 100_000
 
     /// `GET /api/v1/events`: the `events` json array, at most `limit` events, in (ts, seq) order.
-    func events(_ query: QueryParameters) throws(APIError) -> String {
+    func events(_ query: QueryParameters) throws(APIError) -> [UInt8] {
         try query.allow(["since", "until", "tz", "as_of", "service", "kind", "limit"])
         let range = try query.range()
         _ = try query.asOf()  // checked like the command line's; events do not depend on it
@@ -27,13 +27,13 @@ struct Queries: Sendable {
             kind: try query.kind(),
             limit: try query.integer("limit", in: 1...Self.maximumEventLimit) ?? Self.defaultEventLimit
         )
-        var records: [String] = []
-        try read { try store.forEachEvent(filter) { records.append($0.json) } }
-        return JSONArray.text(records)
+        var array = JSONArray()
+        try read { try store.forEachEvent(filter) { array.append($0.json) } }
+        return array.finish()
     }
 
     /// `GET /api/v1/incidents`: the `incidents` json array.
-    func incidents(_ query: QueryParameters) throws(APIError) -> String {
+    func incidents(_ query: QueryParameters) throws(APIError) -> [UInt8] {
         try query.allow(["since", "until", "tz", "as_of", "service", "state", "min_level"])
         let range = try query.range()
         let filter = IncidentFilter(
@@ -44,9 +44,9 @@ struct Queries: Sendable {
             state: try query.state(),
             minimumLevel: try query.level()
         )
-        var records: [String] = []
-        try read { try store.forEachIncident(filter) { records.append($0.json) } }
-        return JSONArray.text(records)
+        var array = JSONArray()
+        try read { try store.forEachIncident(filter) { array.append($0) } }
+        return array.finish()
     }
 
     /// `GET /api/v1/incidents/{id}`: the incident object with `"events":[...]`, its events in seq order; nil
@@ -81,12 +81,12 @@ struct Queries: Sendable {
     }
 
     /// `GET /api/v1/rejects`: the `rejects` json array.
-    func rejects(_ query: QueryParameters) throws(APIError) -> String {
+    func rejects(_ query: QueryParameters) throws(APIError) -> [UInt8] {
         try query.allow(["since", "until", "tz"])
         let range = try query.range()
-        var records: [String] = []
-        try read { try store.forEachReject(since: range.since, until: range.until) { records.append($0.json) } }
-        return JSONArray.text(records)
+        var array = JSONArray()
+        try read { try store.forEachReject(since: range.since, until: range.until) { array.append($0.json) } }
+        return array.finish()
     }
 
     /// Incidents by id as of `now`, as json objects (for the stream's `incident` events); ids with no incident
@@ -134,9 +134,34 @@ struct Queries: Sendable {
     }
 }
 
-/// The command line's json array layout: `[`, one record a line separated by `,`, `]` (or `[]`), then a newline.
-enum JSONArray {
-    static func text(_ records: [String]) -> String {
-        records.isEmpty ? "[]\n" : "[\n" + records.joined(separator: ",\n") + "\n]\n"
+/// The command line's json array layout, written into one buffer as the records come: `[`, one record a line
+/// separated by `,`, `]` (or `[]`), then a newline.
+struct JSONArray {
+    private var bytes: [UInt8] = []
+    private var isEmpty = true
+
+    /// Starts a record: `[` and a newline before the first, `,` and a newline before the others.
+    private mutating func separate() {
+        bytes.append(isEmpty ? UInt8(ascii: "[") : UInt8(ascii: ","))
+        bytes.append(UInt8(ascii: "\n"))
+        isEmpty = false
+    }
+
+    /// Appends a record already encoded.
+    mutating func append(_ record: String) {
+        separate()
+        bytes.append(contentsOf: record.utf8)
+    }
+
+    /// Appends an incident, encoded straight into the buffer.
+    mutating func append(_ incident: Incident) {
+        separate()
+        incident.appendJSON(to: &bytes)
+    }
+
+    /// Closes the array: the answer's bytes.
+    consuming func finish() -> [UInt8] {
+        bytes.append(contentsOf: (isEmpty ? "[]\n" : "\n]\n").utf8)
+        return bytes
     }
 }
