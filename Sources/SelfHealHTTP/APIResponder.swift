@@ -191,11 +191,7 @@ struct APIResponder: HTTPResponder {
         json(status, ByteBuffer(string: text), headers: headers)
     }
 
-    static func json(_ status: HTTPResponse.Status, _ bytes: [UInt8]) -> Response {
-        json(status, ByteBuffer(bytes: bytes))
-    }
-
-    private static func json(_ status: HTTPResponse.Status, _ body: ByteBuffer, headers: HTTPFields = [:]) -> Response {
+    static func json(_ status: HTTPResponse.Status, _ body: ByteBuffer, headers: HTTPFields = [:]) -> Response {
         var fields = headers
         fields[.contentType] = "application/json"
         return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: body))

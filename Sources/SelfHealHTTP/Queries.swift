@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTypes
+import NIOCore
 import SelfHealEvents
 import SelfHealStore
 
@@ -16,7 +17,7 @@ struct Queries: Sendable {
     static let maximumEventLimit = 100_000
 
     /// `GET /api/v1/events`: the `events` json array, at most `limit` events, in (ts, seq) order.
-    func events(_ query: QueryParameters) throws(APIError) -> [UInt8] {
+    func events(_ query: QueryParameters) throws(APIError) -> ByteBuffer {
         try query.allow(["since", "until", "tz", "as_of", "service", "kind", "limit"])
         let range = try query.range()
         _ = try query.asOf()  // checked like the command line's; events do not depend on it
@@ -33,7 +34,7 @@ struct Queries: Sendable {
     }
 
     /// `GET /api/v1/incidents`: the `incidents` json array.
-    func incidents(_ query: QueryParameters) throws(APIError) -> [UInt8] {
+    func incidents(_ query: QueryParameters) throws(APIError) -> ByteBuffer {
         try query.allow(["since", "until", "tz", "as_of", "service", "state", "min_level"])
         let range = try query.range()
         let filter = IncidentFilter(
@@ -81,7 +82,7 @@ struct Queries: Sendable {
     }
 
     /// `GET /api/v1/rejects`: the `rejects` json array.
-    func rejects(_ query: QueryParameters) throws(APIError) -> [UInt8] {
+    func rejects(_ query: QueryParameters) throws(APIError) -> ByteBuffer {
         try query.allow(["since", "until", "tz"])
         let range = try query.range()
         var array = JSONArray()
@@ -135,33 +136,38 @@ struct Queries: Sendable {
 }
 
 /// The command line's json array layout, written into one buffer as the records come: `[`, one record a line
-/// separated by `,`, `]` (or `[]`), then a newline.
+/// separated by `,`, `]` (or `[]`), then a newline. An incident is encoded into a small scratch buffer that stays in
+/// the cache, then copied to the answer; the answer is a `ByteBuffer`, which grows by `realloc` (often without a
+/// copy) where an array copies itself at each doubling.
 struct JSONArray {
-    private var bytes: [UInt8] = []
+    private var buffer = ByteBuffer()
+    private var scratch: [UInt8] = []
     private var isEmpty = true
 
     /// Starts a record: `[` and a newline before the first, `,` and a newline before the others.
     private mutating func separate() {
-        bytes.append(isEmpty ? UInt8(ascii: "[") : UInt8(ascii: ","))
-        bytes.append(UInt8(ascii: "\n"))
+        buffer.writeInteger(isEmpty ? UInt8(ascii: "[") : UInt8(ascii: ","))
+        buffer.writeInteger(UInt8(ascii: "\n"))
         isEmpty = false
     }
 
     /// Appends a record already encoded.
     mutating func append(_ record: String) {
         separate()
-        bytes.append(contentsOf: record.utf8)
+        buffer.writeString(record)
     }
 
-    /// Appends an incident, encoded straight into the buffer.
+    /// Appends an incident, encoded straight into bytes.
     mutating func append(_ incident: Incident) {
         separate()
-        incident.appendJSON(to: &bytes)
+        scratch.removeAll(keepingCapacity: true)
+        incident.appendJSON(to: &scratch)
+        buffer.writeBytes(scratch)
     }
 
     /// Closes the array: the answer's bytes.
-    consuming func finish() -> [UInt8] {
-        bytes.append(contentsOf: (isEmpty ? "[]\n" : "\n]\n").utf8)
-        return bytes
+    consuming func finish() -> ByteBuffer {
+        buffer.writeString(isEmpty ? "[]\n" : "\n]\n")
+        return buffer
     }
 }

@@ -29,12 +29,16 @@ import Testing
         var values: [Int64] = [0, 1, -1, 9, 10, -10, 999, 1_000, .max, .min, .min + 1]
         values += Timestamp.minimum...Timestamp.minimum + 2
         values += [Timestamp.maximum, Timestamp.maximum - 1, -1, 0, 1_764_028_800_000, 951_782_400_000]
+        values += [
+            Timestamp.maximum + 1, Timestamp.maximum * 3, Timestamp.minimum - 1, Timestamp.minimum - 900 * 86_400_000,
+        ]
         for _ in 0..<10_000 { values.append(Int64.random(in: Timestamp.minimum...Timestamp.maximum, using: &random)) }
         for value in values {
             var integer: [UInt8] = []
             JSONBytes.appendInteger(value, to: &integer)
             #expect(String(decoding: integer, as: UTF8.self) == String(value))
-            guard (Timestamp.minimum...Timestamp.maximum).contains(value) else { continue }
+            // Beyond the accepted range only years of more than 4 digits (or below 0) take the padding path.
+            guard (Timestamp.minimum - 1_000 * 86_400_000...Timestamp.maximum * 4).contains(value) else { continue }
             var time: [UInt8] = []
             JSONBytes.appendRFC3339(value, to: &time)
             #expect(String(decoding: time, as: UTF8.self) == Timestamp.formatRFC3339(value))
