@@ -239,6 +239,8 @@ let package = Package(
             dependencies: [
                 "SelfHealEvents", "SelfHealHTTP", "SelfHealing", "selfheal",
                 .product(name: "Yams", package: "Yams"),
+                // BackpressureTests holds the store's write lock to stop the daemon's writer.
+                .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
         .testTarget(

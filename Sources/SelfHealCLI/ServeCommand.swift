@@ -47,6 +47,10 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "The tokens of the HTTP API, one a line; needed for HTTP ingest and non-loopback addresses.")
     var httpTokenFile: String?
 
+    /// For tests only (hidden): how long an HTTP body waits for room in the writer's queue before its `503`.
+    @Option(help: ArgumentHelp("Seconds an HTTP body waits for the writer's queue (tests only).", visibility: .hidden))
+    var httpQueueWait: Double = 5
+
     @Option(
         help: """
             How long an incident may hear nothing before it ends as expired: 30m, 4h, 2d (1m to 30d). Set when \
@@ -87,6 +91,9 @@ struct ServeCommand: AsyncParsableCommand {
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
         }
+        guard httpQueueWait > 0, httpQueueWait <= 60 else {
+            throw ValidationError("--http-queue-wait must be between 0 and 60 seconds, not \(httpQueueWait)")
+        }
         if let http {
             do { _ = try ListenAddress(parsing: http) } catch { throw ValidationError(error.message) }
         } else if httpTokenFile != nil {
@@ -98,7 +105,11 @@ struct ServeCommand: AsyncParsableCommand {
     func httpConfiguration() throws -> HTTPConfiguration? {
         guard let http else { return nil }
         let tokens = try httpTokenFile.map { path throws(HTTPSetupError) in try AccessTokens(contentsOfFile: path) }
-        let settings = HTTPConfiguration(address: try ListenAddress(parsing: http), tokens: tokens ?? AccessTokens())
+        let settings = HTTPConfiguration(
+            address: try ListenAddress(parsing: http),
+            tokens: tokens ?? AccessTokens(),
+            queueWait: .milliseconds(Int64(httpQueueWait * 1_000))
+        )
         try settings.validate()
         return settings
     }

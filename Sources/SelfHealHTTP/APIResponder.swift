@@ -189,9 +189,13 @@ struct APIResponder: HTTPResponder {
     }
 
     static func json(_ status: HTTPResponse.Status, _ text: String, headers: HTTPFields = [:]) -> Response {
+        json(status, ByteBuffer(string: text), headers: headers)
+    }
+
+    static func json(_ status: HTTPResponse.Status, _ body: ByteBuffer, headers: HTTPFields = [:]) -> Response {
         var fields = headers
         fields[.contentType] = "application/json"
-        return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+        return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: body))
     }
 
     static func error(_ error: APIError) -> Response {

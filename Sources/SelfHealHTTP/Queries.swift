@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTypes
+import NIOCore
 import SelfHealEvents
 import SelfHealStore
 
@@ -16,7 +17,7 @@ struct Queries: Sendable {
     static let maximumEventLimit = 100_000
 
     /// `GET /api/v1/events`: the `events` json array, at most `limit` events, in (ts, seq) order.
-    func events(_ query: QueryParameters) throws(APIError) -> String {
+    func events(_ query: QueryParameters) throws(APIError) -> ByteBuffer {
         try query.allow(["since", "until", "tz", "as_of", "service", "kind", "limit"])
         let range = try query.range()
         _ = try query.asOf()  // checked like the command line's; events do not depend on it
@@ -27,13 +28,13 @@ struct Queries: Sendable {
             kind: try query.kind(),
             limit: try query.integer("limit", in: 1...Self.maximumEventLimit) ?? Self.defaultEventLimit
         )
-        var records: [String] = []
-        try read { try store.forEachEvent(filter) { records.append($0.json) } }
-        return JSONArray.text(records)
+        var array = JSONArray()
+        try read { try store.forEachEvent(filter) { array.append($0.json) } }
+        return array.finish()
     }
 
     /// `GET /api/v1/incidents`: the `incidents` json array.
-    func incidents(_ query: QueryParameters) throws(APIError) -> String {
+    func incidents(_ query: QueryParameters) throws(APIError) -> ByteBuffer {
         try query.allow(["since", "until", "tz", "as_of", "service", "state", "min_level"])
         let range = try query.range()
         let filter = IncidentFilter(
@@ -44,9 +45,9 @@ struct Queries: Sendable {
             state: try query.state(),
             minimumLevel: try query.level()
         )
-        var records: [String] = []
-        try read { try store.forEachIncident(filter) { records.append($0.json) } }
-        return JSONArray.text(records)
+        var array = JSONArray()
+        try read { try store.forEachIncident(filter) { array.append($0) } }
+        return array.finish()
     }
 
     /// `GET /api/v1/incidents/{id}`: the incident object with `"events":[...]`, its events in seq order; nil
@@ -81,12 +82,12 @@ struct Queries: Sendable {
     }
 
     /// `GET /api/v1/rejects`: the `rejects` json array.
-    func rejects(_ query: QueryParameters) throws(APIError) -> String {
+    func rejects(_ query: QueryParameters) throws(APIError) -> ByteBuffer {
         try query.allow(["since", "until", "tz"])
         let range = try query.range()
-        var records: [String] = []
-        try read { try store.forEachReject(since: range.since, until: range.until) { records.append($0.json) } }
-        return JSONArray.text(records)
+        var array = JSONArray()
+        try read { try store.forEachReject(since: range.since, until: range.until) { array.append($0.json) } }
+        return array.finish()
     }
 
     /// Incidents by id as of `now`, as json objects (for the stream's `incident` events); ids with no incident
@@ -134,9 +135,39 @@ struct Queries: Sendable {
     }
 }
 
-/// The command line's json array layout: `[`, one record a line separated by `,`, `]` (or `[]`), then a newline.
-enum JSONArray {
-    static func text(_ records: [String]) -> String {
-        records.isEmpty ? "[]\n" : "[\n" + records.joined(separator: ",\n") + "\n]\n"
+/// The command line's json array layout, written into one buffer as the records come: `[`, one record a line
+/// separated by `,`, `]` (or `[]`), then a newline. An incident is encoded into a small scratch buffer that stays in
+/// the cache, then copied to the answer; the answer is a `ByteBuffer`, which grows by `realloc` (often without a
+/// copy) where an array copies itself at each doubling.
+struct JSONArray {
+    private var buffer = ByteBuffer()
+    private var scratch: [UInt8] = []
+    private var isEmpty = true
+
+    /// Starts a record: `[` and a newline before the first, `,` and a newline before the others.
+    private mutating func separate() {
+        buffer.writeInteger(isEmpty ? UInt8(ascii: "[") : UInt8(ascii: ","))
+        buffer.writeInteger(UInt8(ascii: "\n"))
+        isEmpty = false
+    }
+
+    /// Appends a record already encoded.
+    mutating func append(_ record: String) {
+        separate()
+        buffer.writeString(record)
+    }
+
+    /// Appends an incident, encoded straight into bytes.
+    mutating func append(_ incident: Incident) {
+        separate()
+        scratch.removeAll(keepingCapacity: true)
+        incident.appendJSON(to: &scratch)
+        buffer.writeBytes(scratch)
+    }
+
+    /// Closes the array: the answer's bytes.
+    consuming func finish() -> ByteBuffer {
+        buffer.writeString(isEmpty ? "[]\n" : "\n]\n")
+        return buffer
     }
 }

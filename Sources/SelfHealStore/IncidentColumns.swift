@@ -42,7 +42,7 @@ enum IncidentColumns {
     /// The record in the current row of a statement that selects ``list``.
     static func record(_ statement: FastStatement) throws -> IncidentRecord {
         let id = statement.int64(0)
-        guard let state = IncidentState(rawValue: statement.string(6)) else {
+        guard let state = statement.state(6) else {
             throw StoreError("incident \(id) has an unknown state")
         }
         guard let level = EventLevel(rawValue: Int(statement.int64(7))) else {
@@ -50,7 +50,6 @@ enum IncidentColumns {
         }
         let component = statement.string(2)
         let incident = statement.optionalString(3)
-        let actionsText = statement.string(15)
         return IncidentRecord(
             id: id,
             key: IncidentKey(service: statement.string(1), name: incident ?? component, byIncident: incident != nil),
@@ -65,14 +64,33 @@ enum IncidentColumns {
             failedAt: statement.optionalInt64(11),
             endedAt: statement.optionalInt64(12),
             eventCount: statement.int64(14),
-            actions: ActionSet.byJSON[actionsText] ?? ActionSet(parseActions(actionsText)),
+            actions: statement.bytes(15, actionSet),
             firstSeq: statement.int64(16),
             lastSeq: statement.int64(17)
         )
     }
 
-    /// The names of a JSON array of plain strings, as ``ActionSet/json`` writes it.
-    static func parseActions(_ json: String) -> [String] {
-        json.split(whereSeparator: { $0 == "[" || $0 == "]" || $0 == "," || $0 == "\"" }).map(String.init)
+    /// The set of a JSON array of plain strings, as ``ActionSet/json`` writes it, read from its bytes (no `String`
+    /// per row): the names between the separators `[`, `]`, `,` and `"`; other names are ignored.
+    static func actionSet(_ json: UnsafeBufferPointer<UInt8>) -> ActionSet {
+        var set = ActionSet()
+        var start = 0
+        for index in 0...json.count {
+            if index < json.count {
+                let byte = json[index]
+                guard byte == 0x5B || byte == 0x5D || byte == 0x2C || byte == 0x22 else { continue }
+            }
+            if index > start {
+                let name = UnsafeBufferPointer(rebasing: json[start..<index])
+                for (bit, candidate) in actionNames.enumerated() where candidate.elementsEqual(name) {
+                    set.bits |= 1 << UInt32(bit)
+                }
+            }
+            start = index + 1
+        }
+        return set
     }
+
+    /// ``ActionSet/names`` as bytes: bit i is `actionNames[i]`.
+    private static let actionNames: [[UInt8]] = ActionSet.names.map { Array($0.utf8) }
 }

@@ -154,3 +154,29 @@ struct MultiRowWriter {
         .joined(separator: ", ")
     }
 }
+
+// The reads' access to column bytes (the query answers encode them without a `String` per value).
+extension FastStatement {
+    /// Calls `body` with the UTF-8 bytes of text column `index` (from 0) of the current row, valid only during
+    /// the call; empty for NULL.
+    func bytes<T>(_ index: Int32, _ body: (UnsafeBufferPointer<UInt8>) throws -> T) rethrows -> T {
+        // SQLite's order: the text first, then its length.
+        guard let text = sqlite3_column_text(handle, index) else {
+            return try body(UnsafeBufferPointer(start: nil, count: 0))
+        }
+        return try body(UnsafeBufferPointer(start: text, count: Int(sqlite3_column_bytes(handle, index))))
+    }
+
+    /// Column `index` of the current row as an incident state, compared as bytes (no `String` per row).
+    func state(_ index: Int32) -> IncidentState? {
+        bytes(index) { text in
+            switch text.count {
+            case 4: text.elementsEqual("open".utf8) ? .open : nil
+            case 6: text.elementsEqual("failed".utf8) ? .failed : nil
+            case 7: text.elementsEqual("expired".utf8) ? .expired : nil
+            case 8: text.elementsEqual("resolved".utf8) ? .resolved : nil
+            default: nil
+            }
+        }
+    }
+}

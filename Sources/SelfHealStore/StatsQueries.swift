@@ -93,35 +93,41 @@ extension EventStore {
     }
 
     /// Counts the incidents opened in range by the state a read as of `stats.asOf` shows.
+    ///
+    /// The scan reads the opening-time index only (it holds each one's state, service and recovery time); the
+    /// few that the store holds open or expired need their row, for the quiet rule.
     private static func addIncidents(_ stats: inout Stats, service: String?, _ db: Database) throws {
         let quietPeriod = try quietPeriod(db)
         let statement = try FastStatement(
             db,
             sql: """
-                SELECT state, recovery_ms, ended_at, id FROM incidents INDEXED BY incidents_by_opened_at
+                SELECT state, recovery_ms, id FROM incidents INDEXED BY incidents_by_opened_at
                 WHERE opened_at >= ?1 AND opened_at < ?2\(service == nil ? "" : " AND service = ?3")
                 """
         )
         statement.bind(1, stats.since)
         statement.bind(2, stats.until)
         if let service { statement.bind(3, service) }
-        let lastEvent = try FastStatement(db, sql: "SELECT last_event_at FROM incidents WHERE id = ?1")
+        let row = try FastStatement(db, sql: "SELECT last_event_at, ended_at FROM incidents WHERE id = ?1")
+        stats.recoveryTimes.reserveCapacity(1_024)
         while try statement.step() {
-            guard let state = IncidentState(rawValue: statement.string(0)) else {
-                throw StoreError("incident \(statement.int64(3)) has an unknown state")
+            guard let state = statement.state(0) else {
+                throw StoreError("incident \(statement.int64(2)) has an unknown state")
             }
             switch state {
             case .resolved, .failed:
                 stats.count(state, recoveryMs: statement.optionalInt64(1))
-            case .expired:
-                // Ended by a later event at last_event_at + Q: a read as of an earlier time still shows it open.
-                let endedAt = statement.optionalInt64(2) ?? .min
-                stats.count(endedAt <= stats.asOf ? .expired : .open, recoveryMs: nil)
-            case .open:
-                lastEvent.bind(1, statement.int64(3))
-                let last = try lastEvent.step() ? lastEvent.int64(0) : .min
-                while try lastEvent.step() {}
-                stats.count(last + quietPeriod <= stats.asOf ? .expired : .open, recoveryMs: nil)
+            case .expired, .open:
+                row.bind(1, statement.int64(2))
+                var (last, endedAt) = (Int64.min, Int64.min)
+                if try row.step() { (last, endedAt) = (row.int64(0), row.optionalInt64(1) ?? .min) }
+                while try row.step() {}
+                if state == .expired {
+                    // Ended by a later event at last_event_at + Q: a read as of an earlier time still shows it open.
+                    stats.count(endedAt <= stats.asOf ? .expired : .open, recoveryMs: nil)
+                } else {
+                    stats.count(last + quietPeriod <= stats.asOf ? .expired : .open, recoveryMs: nil)
+                }
             }
         }
     }
