@@ -65,9 +65,10 @@ struct ExampleServiceTests {
         defer { _ = daemon.stop() }
         let example = try ExampleProcess(arguments: [
             "--socket", directory.path + "/ingest.sock", "--spill", directory.path + "/example-spill.ndjson",
-            // Long enough that the breaker is still open when the health route is asked, on a loaded machine too
-            // (300 ms once let it half-open first), short enough for the recovery below.
-            "--port", "0", "--reset-ms", "3000",
+            // Long enough that the breaker is still open when the health route is asked, on a loaded machine and
+            // under the thread sanitizer too (300 ms, then 3 s under TSan at load 15, let it half-open first),
+            // short enough for the recovery below.
+            "--port", "0", "--reset-ms", "8000",
         ])
         let base = "http://127.0.0.1:\(example.port)"
         let assistance = base + "/api/manager/assistance?user=7"
@@ -85,9 +86,10 @@ struct ExampleServiceTests {
         #expect(status == 503)
         #expect(body.contains(#""assistance-api":{"status":"down""#))
 
-        // Back up: the breaker half-opens on its timer (3 s) and the next call closes it.
+        // Back up: the breaker half-opens on its timer (8 s) and the next call closes it. The deadline only
+        // guards against a hang.
         #expect(try await Self.request("POST", base + "/admin/dependency?state=up").0 == 204)
-        let deadline = ContinuousClock.now.advanced(by: .seconds(10))
+        let deadline = ContinuousClock.now.advanced(by: .seconds(60))
         repeat {
             try await Task.sleep(for: .milliseconds(50))
             (status, headers, _) = try await Self.request("GET", assistance)
