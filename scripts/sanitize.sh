@@ -16,6 +16,8 @@ run() {
     swift build --build-tests --sanitize="$sanitizer" --build-path "$path"
     echo "sanitize.sh: testing with --sanitize=$sanitizer"
     export SELFHEAL_BIN="$PWD/$path/debug/selfheal"
+    # For the few tests whose real-time settings (not bounds) must allow for the sanitizer's slowness.
+    export SELFHEAL_SANITIZER="$sanitizer"
     # Every sanitized process (the tests, the daemons and example services they start, whose stderr a test may
     # discard) writes its reports to a file here: a report in a child fails the run too.
     local reports="$PWD/$path/sanitizer-reports"

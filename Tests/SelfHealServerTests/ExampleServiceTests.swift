@@ -63,12 +63,14 @@ struct ExampleServiceTests {
         let directory = try TemporaryDirectory()
         let daemon = try DaemonProcess(dataDirectory: directory.path)
         defer { _ = daemon.stop() }
+        // Long enough that the breaker is still open when the health route is asked, on a loaded machine too
+        // (300 ms once let it half-open first), short enough for the recovery below. Under a sanitizer
+        // (scripts/sanitize.sh sets SELFHEAL_SANITIZER) the example service runs many times slower: 3 s and then
+        // 8 s let it half-open before the health route was asked, under TSan at load 15.
+        let resetMilliseconds = ProcessInfo.processInfo.environment["SELFHEAL_SANITIZER"] == nil ? 3_000 : 30_000
         let example = try ExampleProcess(arguments: [
             "--socket", directory.path + "/ingest.sock", "--spill", directory.path + "/example-spill.ndjson",
-            // Long enough that the breaker is still open when the health route is asked, on a loaded machine and
-            // under the thread sanitizer too (300 ms, then 3 s under TSan at load 15, let it half-open first),
-            // short enough for the recovery below.
-            "--port", "0", "--reset-ms", "8000",
+            "--port", "0", "--reset-ms", String(resetMilliseconds),
         ])
         let base = "http://127.0.0.1:\(example.port)"
         let assistance = base + "/api/manager/assistance?user=7"
@@ -86,10 +88,10 @@ struct ExampleServiceTests {
         #expect(status == 503)
         #expect(body.contains(#""assistance-api":{"status":"down""#))
 
-        // Back up: the breaker half-opens on its timer (8 s) and the next call closes it. The deadline only
-        // guards against a hang.
+        // Back up: the breaker half-opens on its timer and the next call closes it. The deadline only guards
+        // against a hang.
         #expect(try await Self.request("POST", base + "/admin/dependency?state=up").0 == 204)
-        let deadline = ContinuousClock.now.advanced(by: .seconds(60))
+        let deadline = ContinuousClock.now.advanced(by: .milliseconds(resetMilliseconds) + .seconds(60))
         repeat {
             try await Task.sleep(for: .milliseconds(50))
             (status, headers, _) = try await Self.request("GET", assistance)
