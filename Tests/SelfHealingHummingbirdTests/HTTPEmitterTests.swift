@@ -84,6 +84,9 @@ struct HTTPEmitterTests {
         configuration.idleWait = .milliseconds(20)
         configuration.reconnectInitialDelay = .milliseconds(5)
         configuration.reconnectMaxDelay = .milliseconds(20)
+        // No test here waits for a reply to time out: the default 10 s ran out under TSan with the whole suite
+        // at once, which spilled and replayed the first batches and threw the counts off.
+        configuration.replyTimeout = .seconds(60)
         return EventEmitter(configuration: configuration)
     }
 
