@@ -2,8 +2,8 @@
 # fuzz.sh NAME SECONDS [LIBFUZZER OPTIONS...]: builds the libFuzzer harness Fuzz/NAME (swiftc -sanitize=fuzzer,address,
 # the code under test compiled into the harness so that libFuzzer's coverage sees it) and runs it for SECONDS on
 # a copy of the seed corpus Fuzz/corpus/NAME. A crash leaves its input in .build-fuzz/NAME/crash-* and fails.
-# Names: wire-decoder, time-expression, line-framer, report-input (line-framer and report-input link the
-# package's debug build: run `swift build` first).
+# Names: wire-decoder, time-expression, line-framer, report-input, http-body (line-framer and report-input link
+# the package's debug build: run `swift build --build-tests` first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 name="${1:?usage: scripts/fuzz.sh NAME SECONDS}"
@@ -14,13 +14,14 @@ mkdir -p "$out/corpus"
 flags=(-sanitize=fuzzer,address -parse-as-library -O -g -swift-version 6 -suppress-warnings)
 events=(Sources/SelfHealEvents/*.swift)
 
-# The objects of the package's debug build except those of the module under test, the tests and the executables.
+# The objects of the package's last debug build except those of the module under test, the tests and the
+# executables: the test product's link list, which names exactly the objects of that build (a find over the build
+# directory would also pick up the objects of source files deleted since, and link stale code).
 package_objects() {
-    local skip="$1"
-    [[ -d .build/debug ]] || { echo "fuzz.sh: $name links the debug build: run 'swift build' first" >&2; exit 2; }
-    find .build/debug/ -path '*.build/*.o' \
-        | grep -v -E "/(${skip}|selfheal|selfheal_bench|selfheal_example|selfheal_lib_bench|FileEmbedder|FileEmbedder_tool|[A-Za-z]*Tests|EmbedFiles|GenerateManual)\.build/" \
-        | grep -v -E '/(PackageFrameworks|[a-z_]*PackageTests|swift-version|.*-tool)\.' || true
+    local skip="$1" list=.build/debug/selfhealPackageTests.product/Objects.LinkFileList
+    [[ -f $list ]] || { echo "fuzz.sh: $name links the debug build: run 'swift build --build-tests' first" >&2; exit 2; }
+    tr -d "'" <"$list" \
+        | grep -v -E "/(${skip}|selfheal|selfheal_[a-z_]*|[A-Za-z]*Tests|SelfHealingTesting|PropertyBased|[A-Za-z]*PackageDiscoveredTests)\.build/" || true
 }
 
 # The C modules the package's Swift modules import, as SwiftPM passes them.
@@ -49,8 +50,14 @@ report-input)
     cp "$(find .build/plugins/outputs -path '*SelfHealReports*' -name DefaultTemplates.swift | head -1)" "$templates"
     swiftc "${flags[@]}" -module-name SelfHealReports -I .build/debug/Modules "${maps[@]}" Sources/SelfHealReports/*.swift \
         "$templates" Fuzz/ReportInput/Harness.swift "${objects[@]}" -lsqlite3 -lz -o "$out/fuzz" ;;
+http-body)
+    # SelfHealEvents as a module of its own (instrumented too), then the body reader as the daemon compiles it.
+    swiftc "${flags[@]}" -module-name SelfHealEvents "${events[@]}" -emit-module -emit-module-path "$out/SelfHealEvents.swiftmodule" \
+        -emit-library -static -o "$out/libSelfHealEvents.a"
+    swiftc "${flags[@]}" -module-name FuzzHTTPBody -I "$out" Sources/SelfHealHTTP/IngestBodyReader.swift \
+        Fuzz/HTTPBody/Harness.swift "$out/libSelfHealEvents.a" -o "$out/fuzz" ;;
 *)
-    echo "fuzz.sh: no harness named $name (wire-decoder, time-expression, line-framer, report-input)" >&2
+    echo "fuzz.sh: no harness named $name (wire-decoder, time-expression, line-framer, report-input, http-body)" >&2
     exit 2 ;;
 esac
 

@@ -16,8 +16,20 @@ run() {
     swift build --build-tests --sanitize="$sanitizer" --build-path "$path"
     echo "sanitize.sh: testing with --sanitize=$sanitizer"
     export SELFHEAL_BIN="$PWD/$path/debug/selfheal"
-    if ! swift test --skip-build --sanitize="$sanitizer" --build-path "$path" ${filter[@]+"${filter[@]}"}; then
+    # For the few tests whose real-time settings (not bounds) must allow for the sanitizer's slowness.
+    export SELFHEAL_SANITIZER="$sanitizer"
+    # Every sanitized process (the tests, the daemons and example services they start, whose stderr a test may
+    # discard) writes its reports to a file here: a report in a child fails the run too.
+    local reports="$PWD/$path/sanitizer-reports"
+    rm -rf "$reports" && mkdir -p "$reports"
+    if ! TSAN_OPTIONS="$TSAN_OPTIONS log_path=$reports/report" ASAN_OPTIONS="$ASAN_OPTIONS log_path=$reports/report" \
+        swift test --skip-build --sanitize="$sanitizer" --build-path "$path" ${filter[@]+"${filter[@]}"}; then
         echo "sanitize.sh: --sanitize=$sanitizer FAILED" >&2
+        status=1
+    fi
+    if compgen -G "$reports/report.*" >/dev/null; then
+        cat "$reports"/report.*
+        echo "sanitize.sh: --sanitize=$sanitizer: reports in $(ls "$reports" | wc -l) processes ($reports)" >&2
         status=1
     fi
 }

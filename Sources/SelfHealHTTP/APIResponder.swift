@@ -140,24 +140,21 @@ struct APIResponder: HTTPResponder {
         }
         let limit = configuration.maximumBodyBytes
         if let declared = request.headers[.contentLength].flatMap({ Int($0) }), declared > limit {
-            throw APIError(.contentTooLarge, "the body is larger than \(limit) bytes; send it in parts")
+            throw APIError(.contentTooLarge, IngestBodyError.tooLarge(limit: limit).message)
         }
         await permits.acquire()
         defer { permits.release() }
-        var buffer = ByteBuffer()
+        var reader = IngestBodyReader(limit: limit)
         do {
             for try await part in request.body {
-                guard buffer.readableBytes + part.readableBytes <= limit else {
-                    throw APIError(.contentTooLarge, "the body is larger than \(limit) bytes; send it in parts")
-                }
-                buffer.writeImmutableBuffer(part)
+                try part.withUnsafeReadableBytes { bytes throws(IngestBodyError) in try reader.append(bytes) }
             }
-        } catch let error as APIError {
-            throw error
+        } catch let error as IngestBodyError {
+            throw APIError(.contentTooLarge, error.message)
         } catch {
-            throw APIError(.badRequest, "the body was cut short: nothing of it is stored")
+            throw APIError(.badRequest, IngestBodyError.cutShort.message)
         }
-        let body = IngestBody(decoding: buffer, receivedAt: WallClock.nowMillis())
+        let body = IngestBody(reader.lines(), receivedAt: WallClock.nowMillis())
         switch await writer.commit(body, waitingAtMost: configuration.queueWait) {
         case .committed(let reply):
             return Self.json(.ok, reply)

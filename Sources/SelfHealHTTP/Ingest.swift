@@ -13,55 +13,18 @@ public struct IngestBody: Sendable {
     /// The first 100 rejected lines: their 1-based number in the body and the error.
     public var errors: [(line: Int, error: String)] = []
 
-    /// Splits an NDJSON body into lines and decodes them: `\n` ends a line, `\r\n` is tolerated, blank lines
-    /// are skipped (but numbered), a final line without `\n` counts, a line over 64 KiB is rejected. Control
-    /// lines (`{"op":...}`) are rejected: over HTTP the answer itself is the sync reply.
-    public init(decoding body: ByteBuffer, receivedAt: Int64) {
-        body.withUnsafeReadableBytes { bytes in
-            var start = 0
-            var lineNumber = 0
-            while start < bytes.count {
-                var end = start
-                while end < bytes.count && bytes[end] != 0x0A { end += 1 }
-                lineNumber += 1
-                var line = UnsafeRawBufferPointer(rebasing: bytes[start..<end])
-                start = end + 1
-                if let last = line.last, last == 0x0D { line = UnsafeRawBufferPointer(rebasing: line.dropLast()) }
-                if WireDecoder.isBlank(line) { continue }
-                guard line.count <= WireLimits.maximumLineBytes else {
-                    reject(lineNumber, "line is longer than \(WireLimits.maximumLineBytes) bytes", line, receivedAt)
-                    continue
-                }
-                do throws(LineError) {
-                    switch try WireDecoder.decode(line) {
-                    case .event(let event):
-                        events.append(IncomingEvent(event: event, receivedAt: receivedAt, peer: nil))
-                    case .control(let request):
-                        reject(
-                            lineNumber,
-                            "\"op\":\"\(request.rawValue)\" is for the socket; over HTTP the answer is the sync reply",
-                            line,
-                            receivedAt
-                        )
-                    }
-                } catch {
-                    reject(lineNumber, error.message, line, receivedAt)
-                }
+    /// The lines of a body read whole (`IngestBodyReader.lines()`), all stamped `receivedAt`; rejected lines
+    /// keep their number in the body and their error.
+    public init(_ lines: [BodyLine], receivedAt: Int64) {
+        for line in lines {
+            switch line {
+            case .event(let event):
+                events.append(IncomingEvent(event: event, receivedAt: receivedAt, peer: nil))
+            case .reject(let number, let error, let raw):
+                rejects.append(RejectedLine(receivedAt: receivedAt, line: number, error: error, raw: raw, peer: nil))
+                if errors.count < 100 { errors.append((number, error)) }
             }
         }
-    }
-
-    private mutating func reject(_ line: Int, _ error: String, _ raw: UnsafeRawBufferPointer, _ receivedAt: Int64) {
-        rejects.append(
-            RejectedLine(
-                receivedAt: receivedAt,
-                line: line,
-                error: error,
-                raw: Array(raw.prefix(WireLimits.maximumLineBytes)),
-                peer: nil
-            )
-        )
-        if errors.count < 100 { errors.append((line, error)) }
     }
 }
 

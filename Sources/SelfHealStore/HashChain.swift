@@ -17,9 +17,19 @@ final class ChainHasher {
     private static let capacity = 65_536
 
     /// Starts a link whose previous link has hash `previous` (32 zero bytes for the first link).
-    init(previous: [UInt8]) {
-        buffer = .allocate(byteCount: Self.capacity, alignment: 16)
+    convenience init(previous: [UInt8]) {
+        self.init()
         previous.withUnsafeBytes { append($0) }
+    }
+
+    /// Starts a link whose previous link has hash `previous`, read in place (from SQLite's row).
+    convenience init(previous: UnsafeRawBufferPointer) {
+        self.init()
+        append(previous)
+    }
+
+    private init() {
+        buffer = .allocate(byteCount: Self.capacity, alignment: 16)
     }
 
     deinit { buffer.deallocate() }
@@ -36,15 +46,12 @@ final class ChainHasher {
 
     func null() {
         reserve(1)
-        buffer.storeBytes(of: 0, toByteOffset: count, as: UInt8.self)
-        count += 1
+        putNull()
     }
 
     func integer(_ value: Int64) {
         reserve(9)
-        buffer.storeBytes(of: 1, toByteOffset: count, as: UInt8.self)
-        buffer.storeBytes(of: value.bigEndian, toByteOffset: count + 1, as: Int64.self)
-        count += 9
+        putInteger(value)
     }
 
     func integer(_ value: Int64?) {
@@ -56,6 +63,74 @@ final class ChainHasher {
         buffer.storeBytes(of: 2, toByteOffset: count, as: UInt8.self)
         buffer.storeBytes(of: value.bitPattern.bigEndian, toByteOffset: count + 1, as: UInt64.self)
         count += 9
+    }
+
+    @inline(__always) private func putNull() {
+        buffer.storeBytes(of: 0, toByteOffset: count, as: UInt8.self)
+        count += 1
+    }
+
+    @inline(__always) private func putInteger(_ value: Int64) {
+        buffer.storeBytes(of: 1, toByteOffset: count, as: UInt8.self)
+        buffer.storeBytes(of: value.bigEndian, toByteOffset: count + 1, as: Int64.self)
+        count += 9
+    }
+
+    @inline(__always) private func putInteger(_ value: Int64?) {
+        if let value { putInteger(value) } else { putNull() }
+    }
+
+    /// A TEXT value's tag, length and bytes, straight from the string's own storage when it has one.
+    @inline(__always) private func putText(_ value: String?) {
+        guard var value else { return putNull() }
+        value.withUTF8 { utf8 in
+            buffer.storeBytes(of: 3, toByteOffset: count, as: UInt8.self)
+            let length = UInt32(truncatingIfNeeded: utf8.count).bigEndian
+            buffer.storeBytes(of: length, toByteOffset: count + 1, as: UInt32.self)
+            count += 5
+            append(UnsafeRawBufferPointer(utf8))
+        }
+    }
+
+    @inline(__always) private static func encodedSize(_ value: String?) -> Int {
+        value.map { 5 + $0.utf8.count } ?? 1
+    }
+
+    /// Hashes one events row from the values just bound, in table order. The row's room in the buffer is
+    /// checked once, not per column; a row larger than the buffer (long `attrs`) goes column by column.
+    func event(
+        seq: Int64,
+        timestamp: Int64,
+        receivedAt: Int64,
+        texts: (String, String, String, String, String?, String?, String?, String?),
+        uid: Int64?,
+        pid: Int64?
+    ) {
+        let size =
+            27 + (uid == nil ? 1 : 9) + (pid == nil ? 1 : 9) + Self.encodedSize(texts.0) + Self.encodedSize(texts.1)
+            + Self.encodedSize(texts.2) + Self.encodedSize(texts.3) + Self.encodedSize(texts.4)
+            + Self.encodedSize(texts.5) + Self.encodedSize(texts.6) + Self.encodedSize(texts.7)
+        guard size <= Self.capacity else {
+            for value in [seq, timestamp, receivedAt] { integer(value) }
+            for value in [texts.0, texts.1, texts.2, texts.3, texts.4, texts.5, texts.6, texts.7] { text(value) }
+            integer(uid)
+            integer(pid)
+            return
+        }
+        reserve(size)
+        putInteger(seq)
+        putInteger(timestamp)
+        putInteger(receivedAt)
+        putText(texts.0)
+        putText(texts.1)
+        putText(texts.2)
+        putText(texts.3)
+        putText(texts.4)
+        putText(texts.5)
+        putText(texts.6)
+        putText(texts.7)
+        putInteger(uid)
+        putInteger(pid)
     }
 
     func text(_ value: String) {
@@ -91,9 +166,12 @@ final class ChainHasher {
     }
 
     /// The link's 32-byte hash.
-    func finish() -> [UInt8] {
+    func finish() -> [UInt8] { Array(digest()) }
+
+    /// The link's hash, without an array.
+    func digest() -> SHA256.Digest {
         flush()
-        return Array(hasher.finalize())
+        return hasher.finalize()
     }
 
     /// Hashes a row of `columns` columns from a statement positioned on it, by the storage class SQLite holds.
@@ -193,6 +271,29 @@ struct ChainLink {
             (hasher, previousSeq, lastSeq) = (ChainHasher(previous: []), 0, 0)
             return
         }
+        // Every commit: one cached statement for the head link and the log's last seq, the head's hash read in
+        // place. The chain's first commit, and a head still to hash (the events of before the chain), take
+        // `HashChain.head`.
+        let statement = try db.cachedStatement(sql: Self.headAndLastSeq)
+        let handle = statement.sqliteStatement
+        sqlite3_reset(handle)
+        let code = sqlite3_step(handle)
+        if code == SQLITE_ROW, sqlite3_column_type(handle, 1) == SQLITE_BLOB {
+            previousSeq = sqlite3_column_int64(handle, 0)
+            let hash = sqlite3_column_blob(handle, 1)
+            hasher = ChainHasher(
+                previous: UnsafeRawBufferPointer(start: hash, count: Int(sqlite3_column_bytes(handle, 1)))
+            )
+            let stored = sqlite3_column_int64(handle, 2)
+            sqlite3_reset(handle)
+            try HashChain.hashRows(db, after: previousSeq, through: stored, into: hasher)
+            lastSeq = max(previousSeq, stored)
+            return
+        }
+        sqlite3_reset(handle)
+        guard code == SQLITE_ROW || code == SQLITE_DONE else {
+            throw DatabaseError(resultCode: ResultCode(rawValue: code))
+        }
         let head = try HashChain.head(db, write: true)
         previousSeq = head?.seq ?? 0
         hasher = ChainHasher(previous: head?.hash ?? HashChain.zero)
@@ -200,6 +301,9 @@ struct ChainLink {
         try HashChain.hashRows(db, after: previousSeq, through: stored, into: hasher)
         lastSeq = max(previousSeq, stored)
     }
+
+    private static let headAndLastSeq =
+        "SELECT seq, hash, (SELECT max(seq) FROM events) FROM chain ORDER BY seq DESC LIMIT 1"
 
     /// Hashes an event just inserted with `seq`, from the values that were bound.
     mutating func add(
@@ -211,27 +315,37 @@ struct ChainLink {
     ) {
         guard enabled else { return }
         let event = incoming.event
-        hasher.integer(seq)
-        hasher.integer(timestamp)
-        hasher.integer(incoming.receivedAt)
-        hasher.text(event.service)
-        hasher.text(event.component)
-        hasher.text(kind)
-        hasher.text(level)
-        hasher.text(event.message)
-        hasher.text(event.incident)
-        hasher.text(event.id)
-        hasher.text(event.attributesJSON)
-        hasher.integer(incoming.peer.map { Int64($0.uid) })
-        hasher.integer(incoming.peer.map { Int64($0.pid) })
+        hasher.event(
+            seq: seq,
+            timestamp: timestamp,
+            receivedAt: incoming.receivedAt,
+            texts: (
+                event.service, event.component, kind, level, event.message, event.incident, event.id,
+                event.attributesJSON
+            ),
+            uid: incoming.peer.map { Int64($0.uid) },
+            pid: incoming.peer.map { Int64($0.pid) }
+        )
         lastSeq = seq
     }
 
-    /// Writes the link when the commit stored anything.
+    /// Writes the link when the commit stored anything (bound through the C API, the hash from the digest).
     mutating func finish(_ db: Database) throws {
         guard enabled, lastSeq > previousSeq else { return }
-        let hash = hasher.finish()
+        let digest = hasher.digest()
         let insert = try db.cachedStatement(sql: "INSERT INTO chain (seq, hash) VALUES (?, ?)")
-        try insert.execute(arguments: [lastSeq, Data(hash)])
+        let handle = insert.sqliteStatement
+        sqlite3_reset(handle)
+        sqlite3_bind_int64(handle, 1, lastSeq)
+        // Bound without a copy (no destructor: SQLITE_STATIC), the step within the digest's lifetime.
+        let code = digest.withUnsafeBytes { bytes in
+            sqlite3_bind_blob(handle, 2, bytes.baseAddress, Int32(bytes.count), nil)
+            defer {
+                sqlite3_reset(handle)
+                sqlite3_clear_bindings(handle)
+            }
+            return sqlite3_step(handle)
+        }
+        guard code == SQLITE_DONE else { throw DatabaseError(resultCode: ResultCode(rawValue: code)) }
     }
 }

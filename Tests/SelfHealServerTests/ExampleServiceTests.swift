@@ -63,12 +63,15 @@ struct ExampleServiceTests {
         let directory = try TemporaryDirectory()
         let daemon = try DaemonProcess(dataDirectory: directory.path)
         defer { _ = daemon.stop() }
+        // Long enough that the breaker is still open when the health route is asked, on a loaded machine too
+        // (300 ms, then 3 s, once let it half-open first while other test daemons ran), short enough for the
+        // recovery below. Under a sanitizer (scripts/sanitize.sh sets SELFHEAL_SANITIZER) the example service runs
+        // many times slower: 3 s, 8 s and 30 s let it half-open before the health route was asked, under TSan with
+        // the whole suite at once.
+        let resetMilliseconds = ProcessInfo.processInfo.environment["SELFHEAL_SANITIZER"] == nil ? 8_000 : 90_000
         let example = try ExampleProcess(arguments: [
             "--socket", directory.path + "/ingest.sock", "--spill", directory.path + "/example-spill.ndjson",
-            // Long enough that the breaker is still open when the health route is asked, on a loaded machine too
-            // (300 ms, then 3 s, once let it half-open first while other test daemons ran), short enough for the
-            // recovery below.
-            "--port", "0", "--reset-ms", "8000",
+            "--port", "0", "--reset-ms", String(resetMilliseconds),
         ])
         let base = "http://127.0.0.1:\(example.port)"
         let assistance = base + "/api/manager/assistance?user=7"
@@ -86,9 +89,10 @@ struct ExampleServiceTests {
         #expect(status == 503)
         #expect(body.contains(#""assistance-api":{"status":"down""#))
 
-        // Back up: the breaker half-opens on its timer (8 s) and the next call closes it.
+        // Back up: the breaker half-opens on its timer and the next call closes it. The deadline only guards
+        // against a hang.
         #expect(try await Self.request("POST", base + "/admin/dependency?state=up").0 == 204)
-        let deadline = ContinuousClock.now.advanced(by: .seconds(30))
+        let deadline = ContinuousClock.now.advanced(by: .milliseconds(resetMilliseconds) + .seconds(60))
         repeat {
             try await Task.sleep(for: .milliseconds(50))
             (status, headers, _) = try await Self.request("GET", assistance)

@@ -84,6 +84,9 @@ struct HTTPEmitterTests {
         configuration.idleWait = .milliseconds(20)
         configuration.reconnectInitialDelay = .milliseconds(5)
         configuration.reconnectMaxDelay = .milliseconds(20)
+        // No test here waits for a reply to time out: the default 10 s ran out under TSan with the whole suite
+        // at once, which spilled and replayed the first batches and threw the counts off.
+        configuration.replyTimeout = .seconds(60)
         return EventEmitter(configuration: configuration)
     }
 
@@ -140,12 +143,14 @@ struct HTTPEmitterTests {
     }
 
     /// The blocking waits run off the cooperative pool.
+    // The waits return as soon as the events are through; their bounds only guard against a hang, loose enough
+    // for the thread sanitizer on a loaded machine (10 s once ran out there, replaying after a 503).
     static func delivered(_ emitter: EventEmitter) async -> Bool {
-        await offPool { emitter.waitUntilDelivered(timeout: .seconds(10)) }
+        await offPool { emitter.waitUntilDelivered(timeout: .seconds(60)) }
     }
 
     static func flushed(_ emitter: EventEmitter) async -> Bool {
-        await offPool { emitter.flush(timeout: .seconds(10)) }
+        await offPool { emitter.flush(timeout: .seconds(60)) }
     }
 
     static func offPool(_ body: @escaping @Sendable () -> Bool) async -> Bool {
