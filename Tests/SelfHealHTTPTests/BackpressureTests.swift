@@ -71,20 +71,31 @@ import Testing
         #expect(sawBound)
         #expect(mostHeld == 8)
 
+        // On a slow machine (a sanitizer, the whole suite at once) the writer may give up on the lock first: after
+        // its busy timeout (10 s) the body it holds is answered `503` with the failed sync reply, and nothing of
+        // it is stored either.
+        func failedCommit(_ reply: HTTPReply) -> Bool {
+            reply.object["ok"] as? Bool == false
+                && (reply.object["error"] as? String)?.contains("cannot commit") == true
+        }
         let refused = replies.withLock { $0 }
-        #expect(refused.count == clients - 2)
+        #expect(refused.count >= clients - 2)
         for (_, answer) in refused {
             #expect(answer.reply.status == 503)
             #expect(answer.reply.header("Retry-After") == "5")
-            #expect((answer.reply.object["error"] as? String)?.contains("queue stayed full") == true)
-            #expect(answer.seconds >= wait)
+            if !failedCommit(answer.reply) {
+                #expect((answer.reply.object["error"] as? String)?.contains("queue stayed full") == true)
+                #expect(answer.seconds >= wait)
+            }
         }
         // The lock goes: the writer commits the two bodies it had, and answers them.
         unlock()
         group.wait()
         let all = replies.withLock { $0 }
         let accepted = all.filter { $0.value.reply.status == 200 }
-        #expect(accepted.count == 2)
+        let failed = all.filter { failedCommit($0.value.reply) }
+        #expect(all.count == clients)
+        #expect(accepted.count + failed.count == 2)
         for (_, answer) in accepted { #expect(answer.reply.object["accepted"] as? Int == Self.queueCapacity) }
         // Exactly the accepted bodies are stored, nothing of a refused one.
         for client in 0..<clients {
