@@ -11,7 +11,15 @@ import Testing
     /// The queue's capacity in events (the daemon's default): a body of that many fits only an empty queue.
     static let queueCapacity = 8_192
 
-    @Test func bodiesThatFindTheQueueFullAre503WithRetryAfterAndNothingStored() throws {
+    // Under a sanitizer the 14 bodies of 8,192 events take longer to arrive than the writer's busy timeout (10 s),
+    // so the moment this test is about (every request in while the writer still waits) never comes.
+    @Test(
+        .disabled(
+            if: ProcessInfo.processInfo.environment["SELFHEAL_SANITIZER"] != nil,
+            "too slow under a sanitizer for the writer's 10 s busy timeout"
+        )
+    )
+    func bodiesThatFindTheQueueFullAre503WithRetryAfterAndNothingStored() throws {
         // A short wait (hidden test option) keeps the test short; the daemon's default is 5 s.
         let wait = 1.5
         let daemon = try HTTPDaemon(arguments: ["--http-queue-wait", String(wait)])
