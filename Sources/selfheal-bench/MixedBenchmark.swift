@@ -69,7 +69,7 @@ enum MixedBenchmark {
                     let all = Bench.median(runs.map { $0.total }) / Double(total) * 1e6
                     let busiest = Bench.median(runs.map { $0.busiest }) / Double(total) * 1e6
                     return String(
-                        format: "%@ %.2f us in all threads, %.2f us in the busiest",
+                        format: "%@ %.2f us in the process, %.2f us in the busiest thread",
                         projections ? "projections" : "log only",
                         all,
                         busiest

@@ -5,8 +5,10 @@ import Foundation
 /// load of the machine: the busiest thread of a daemon run is its writer, which bounds its rate on an idle
 /// machine.
 struct ThreadCPU {
-    /// Seconds per thread id.
+    /// Seconds per thread id, of the threads alive at the snapshot.
     let seconds: [Int: Double]
+    /// Seconds of the whole process, threads that have ended included.
+    let process: Double
 
     /// The current snapshot.
     static func now() -> ThreadCPU {
@@ -23,18 +25,14 @@ struct ThreadCPU {
             guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { continue }
             seconds[id] = (user + system) / ticks
         }
-        return ThreadCPU(seconds: seconds)
+        return ThreadCPU(seconds: seconds, process: processCPUSeconds())
     }
 
-    /// The CPU seconds of all threads, and of the busiest one, since `earlier`.
+    /// The CPU seconds of the process (a daemon's threads end with it, so a sum over the threads alive would
+    /// miss them), and of the busiest thread alive at both snapshots, since `earlier`.
     func since(_ earlier: ThreadCPU) -> (total: Double, busiest: Double) {
-        var total = 0.0
         var busiest = 0.0
-        for (id, value) in seconds {
-            let used = value - (earlier.seconds[id] ?? 0)
-            total += used
-            busiest = max(busiest, used)
-        }
-        return (total, busiest)
+        for (id, value) in seconds { busiest = max(busiest, value - (earlier.seconds[id] ?? 0)) }
+        return (process - earlier.process, busiest)
     }
 }
