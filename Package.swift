@@ -63,6 +63,21 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // The fleet (SPEC section 10) on PostgreSQL with postgres-nio: the central schema (schema/postgresql/), the
+        // forwarder, the central log and projector, the query API over the fleet.
+        .target(
+            name: "SelfHealFleet",
+            dependencies: [
+                "SelfHealEvents",
+                "SelfHealStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            plugins: ["EmbedFiles"]
+        ),
         // One C call Swift cannot make (sqlite3_config is variadic): SQLite's memory statistics off.
         .target(name: "CSQLiteTuning", linkerSettings: [.linkedLibrary("sqlite3")]),
         // For the tests of services that use SelfHealing (and ours): a clock that moves only when told.
@@ -143,6 +158,7 @@ let package = Package(
                 "SelfHealReports",
                 "SelfHealServer",
                 "SelfHealHTTP",
+                "SelfHealFleet",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -223,6 +239,15 @@ let package = Package(
             name: "SelfHealingPostgresTests",
             dependencies: [
                 "SelfHealing", "SelfHealingPostgres",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The fleet against real PostgreSQL servers the tests start (Debian's postgresql package), and real daemons.
+        .testTarget(
+            name: "SelfHealFleetTests",
+            dependencies: [
+                "SelfHealEvents", "SelfHealStore", "SelfHealFleet", "selfheal",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -3,7 +3,7 @@ import PackagePlugin
 
 /// Embeds files of the package into a target as Swift string literals, so the executable has them wherever it
 /// runs and the files stay their single source: `schema/*.sql` into SelfHealStore (`SchemaSQL`, the
-/// migrations), `reports/*.mustache` into SelfHealReports (`DefaultTemplates`) and the dashboard's
+/// migrations), `reports/*.mustache` into SelfHealReports (`DefaultTemplates`), `schema/postgresql/*.sql` into SelfHealFleet (`FleetSchemaSQL`) and the dashboard's
 /// `dashboard/*.{html,css,js}` into SelfHealHTTP (`DashboardFiles`).
 @main
 struct EmbedFiles: BuildToolPlugin {
@@ -12,6 +12,7 @@ struct EmbedFiles: BuildToolPlugin {
         "SelfHealStore": ("schema", ["sql"], "SchemaSQL"),
         "SelfHealReports": ("reports", ["mustache"], "DefaultTemplates"),
         "SelfHealHTTP": ("dashboard", ["html", "css", "js"], "DashboardFiles"),
+        "SelfHealFleet": ("schema/postgresql", ["sql"], "FleetSchemaSQL"),
     ]
 
     func createBuildCommands(context: PluginContext, target: any Target) throws -> [Command] {

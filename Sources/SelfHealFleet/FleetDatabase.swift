@@ -1,0 +1,240 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import PostgresNIO
+import SelfHealStore
+import Synchronization
+
+/// Where the central store is: a `postgresql://USER[:PASSWORD]@HOST[:PORT]/DB` URL (also `postgres://`).
+public struct FleetStoreURL: Sendable, Equatable, CustomStringConvertible {
+    /// The server's host name or address.
+    public var host: String
+    /// The server's TCP port; 5432 unless given.
+    public var port: Int
+    /// The role to connect as.
+    public var user: String
+    /// Its password, if the server asks for one.
+    public var password: String?
+    /// The database.
+    public var database: String
+
+    /// Parses a URL; the error names what is wrong with it.
+    public init(_ text: String) throws(StoreError) {
+        guard let components = URLComponents(string: text), let scheme = components.scheme,
+            scheme == "postgresql" || scheme == "postgres"
+        else {
+            throw StoreError(
+                "not a postgresql:// URL: \(Self.redacted(text)) (expected postgresql://USER@HOST:PORT/DB)"
+            )
+        }
+        guard let host = components.host, !host.isEmpty else {
+            throw StoreError(
+                "the store URL names no host: \(Self.redacted(text)) (expected postgresql://USER@HOST:PORT/DB)"
+            )
+        }
+        guard let user = components.user, !user.isEmpty else {
+            throw StoreError(
+                "the store URL names no user: \(Self.redacted(text)) (expected postgresql://USER@HOST:PORT/DB)"
+            )
+        }
+        let database = String(components.path.drop { $0 == "/" })
+        guard !database.isEmpty, !database.contains("/") else {
+            throw StoreError(
+                "the store URL names no database: \(Self.redacted(text)) (expected postgresql://USER@HOST:PORT/DB)"
+            )
+        }
+        if let port = components.port, !(1...65_535).contains(port) {
+            throw StoreError("the store URL's port is out of range: \(port)")
+        }
+        self.host = host
+        self.port = components.port ?? 5432
+        self.user = user
+        self.password = components.password
+        self.database = database
+    }
+
+    /// The URL without its password, for messages and logs.
+    public var description: String { "postgresql://\(user)@\(host):\(port)/\(database)" }
+
+    /// A URL as given, its password (if any) replaced by `***`, for error messages.
+    static func redacted(_ text: String) -> String {
+        guard var components = URLComponents(string: text), components.password != nil else { return text }
+        components.password = "***"
+        return components.string ?? text
+    }
+
+    /// The postgres-nio configuration of a connection to this server (no TLS: a local network's server).
+    public var configuration: PostgresConnection.Configuration {
+        var configuration = PostgresConnection.Configuration(
+            host: host,
+            port: port,
+            username: user,
+            password: password,
+            database: database,
+            tls: .disable
+        )
+        configuration.options.connectTimeout = .seconds(5)
+        return configuration
+    }
+}
+
+/// The central store's database: connections and the migrations of `schema/postgresql/`.
+public enum FleetDatabase {
+    /// Opens one connection to the server.
+    public static func connect(
+        _ url: FleetStoreURL,
+        logger: Logger,
+        on eventLoop: any EventLoop = MultiThreadedEventLoopGroup.singleton.any()
+    ) async throws(StoreError) -> PostgresConnection {
+        do {
+            return try await PostgresConnection.connect(
+                on: eventLoop,
+                configuration: url.configuration,
+                id: nextConnectionID(),
+                logger: logger
+            )
+        } catch {
+            throw StoreError("cannot connect to the central store \(url): \(describe(error))")
+        }
+    }
+
+    /// The migrations, in order: `schema/postgresql/NNN_name.sql`, embedded at build time.
+    public static var migrations: [(name: String, text: String)] { FleetSchemaSQL.files }
+
+    /// Applies the migrations the database lacks, each in its own transaction, under an advisory lock so that
+    /// processes starting together apply each one once. Returns the names applied.
+    @discardableResult
+    public static func migrate(_ connection: PostgresConnection, logger: Logger) async throws(StoreError) -> [String] {
+        do {
+            _ = try await connection.simpleQuery("SELECT pg_advisory_lock(\(migrationLock))").get()
+            var applied: [String] = []
+            do {
+                _ = try await connection.simpleQuery(
+                    """
+                    CREATE TABLE IF NOT EXISTS selfheal_schema (
+                        name TEXT PRIMARY KEY,
+                        applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+                    )
+                    """
+                ).get()
+                let rows = try await connection.query("SELECT name FROM selfheal_schema", logger: logger)
+                var present = Set<String>()
+                for try await name in rows.decode(String.self) { present.insert(name) }
+                let known = Set(migrations.map(\.name))
+                if let unknown = present.subtracting(known).sorted().first {
+                    throw StoreError(
+                        "the central store has migration \(unknown), which this selfheal does not know: "
+                            + "it was written by a newer version"
+                    )
+                }
+                for migration in migrations where !present.contains(migration.name) {
+                    let name = migration.name
+                    _ = try await connection.simpleQuery("BEGIN").get()
+                    do {
+                        for statement in statements(migration.text) {
+                            try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                        }
+                        try await connection.query(
+                            "INSERT INTO selfheal_schema (name) VALUES (\(name))",
+                            logger: logger
+                        )
+                        _ = try await connection.simpleQuery("COMMIT").get()
+                    } catch {
+                        _ = try? await connection.simpleQuery("ROLLBACK").get()
+                        throw error
+                    }
+                    applied.append(name)
+                    logger.info("applied a migration of the central store", metadata: ["migration": "\(name)"])
+                }
+            } catch {
+                _ = try? await connection.simpleQuery("ROLLBACK").get()
+                _ = try? await connection.simpleQuery("SELECT pg_advisory_unlock(\(migrationLock))").get()
+                throw error
+            }
+            _ = try await connection.simpleQuery("SELECT pg_advisory_unlock(\(migrationLock))").get()
+            return applied
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError("cannot migrate the central store: \(describe(error))")
+        }
+    }
+
+    /// The statements of a migration file, one per element: split at each `;` outside quotes, dollar-quoted
+    /// bodies and comments (the extended protocol takes one statement at a time).
+    static func statements(_ text: String) -> [String] {
+        var statements: [String] = []
+        var current = ""
+        var characters = Array(text)[...]
+        var dollarTag: String?
+        var quoted = false
+        while let character = characters.popFirst() {
+            if let tag = dollarTag {
+                current.append(character)
+                if character == "$", current.hasSuffix(tag), current.count > tag.count { dollarTag = nil }
+                continue
+            }
+            if quoted {
+                current.append(character)
+                if character == "'" { quoted = false }
+                continue
+            }
+            switch character {
+            case "-" where characters.first == "-":
+                while let next = characters.first, next != "\n" { characters.removeFirst() }
+            case "'":
+                quoted = true
+                current.append(character)
+            case "$":
+                // A dollar quote: $tag$ ... $tag$ (tag possibly empty).
+                let tagBody = characters.prefix { $0.isLetter || $0.isNumber || $0 == "_" }
+                if characters.dropFirst(tagBody.count).first == "$" {
+                    let tag = "$" + String(tagBody) + "$"
+                    characters.removeFirst(tagBody.count + 1)
+                    current += tag
+                    dollarTag = tag
+                } else {
+                    current.append(character)
+                }
+            case ";":
+                let statement = current.trimmingCharacters(in: .whitespacesAndNewlines)
+                if !statement.isEmpty { statements.append(statement) }
+                current = ""
+            default:
+                current.append(character)
+            }
+        }
+        let statement = current.trimmingCharacters(in: .whitespacesAndNewlines)
+        if !statement.isEmpty { statements.append(statement) }
+        return statements
+    }
+
+    /// The advisory lock held while migrating (an arbitrary constant of this project).
+    static let migrationLock: Int64 = 0x5e1f_4ea1_0001
+
+    /// The advisory lock the applying `central` process holds.
+    public static let projectorLock: Int64 = 0x5e1f_4ea1_0002
+
+    /// A PostgreSQL error as one line: the server's message and code when it sent one.
+    public static func describe(_ error: any Error) -> String {
+        if let error = error as? PSQLError {
+            if let message = error.serverInfo?[.message] {
+                let code = error.serverInfo?[.sqlState].map { " (SQLSTATE \($0))" } ?? ""
+                return message + code
+            }
+            switch error.code {
+            case .connectionError: return "connection failed: \(error.underlying.map { "\($0)" } ?? "unreachable")"
+            case .serverClosedConnection, .clientClosedConnection: return "the connection closed"
+            default: return "\(error.code)"
+            }
+        }
+        return "\(error)"
+    }
+
+    private static let connectionIDs = Atomic<Int>(0)
+
+    private static func nextConnectionID() -> Int {
+        connectionIDs.wrappingAdd(1, ordering: .relaxed).newValue
+    }
+}
