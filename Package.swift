@@ -72,6 +72,7 @@ let package = Package(
                 "SelfHealStore",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -174,6 +175,9 @@ let package = Package(
                 "SelfHealHTTP",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRDB", package: "GRDB.swift"),
+                // selfheal-bench fleet forward.
+                "SelfHealFleet",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
         // Build tool: embeds schema/*.sql and reports/*.mustache as Swift string literals, so those files stay the

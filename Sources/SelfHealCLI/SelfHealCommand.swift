@@ -22,6 +22,7 @@ public struct SelfHealCommand: AsyncParsableCommand {
             IncidentsCommand.self, StatsCommand.self, ReportCommand.self, AlertsCommand.self, RebuildCommand.self,
             VerifyCommand.self, DemoCommand.self,
             BackupCommand.self,
+            StatusCommand.self,
         ]
     )
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import SelfHealEvents
+import SelfHealFleet
 import SelfHealHTTP
 import SelfHealServer
 import SelfHealStore
@@ -20,6 +21,10 @@ struct ServeCommand: AsyncParsableCommand {
             (POST /api/v1/events) and any address beyond loopback need --http-token-file: one token a line, # \
             comments; clients send Authorization: Bearer TOKEN (or Basic with the token as the password).
 
+            --forward ships every committed event, in seq order, to a central PostgreSQL store (SPEC section \
+            10; env SELFHEAL_FORWARD), as host --host-id (default: the host name); ingest never waits for it, \
+            and while the store is unreachable it retries with backoff. 'selfheal status' shows its lag.
+
             Examples:
               selfheal serve
               selfheal serve --data-dir /var/lib/selfheal --socket /run/selfheal.sock --socket-mode 0666
@@ -27,6 +32,7 @@ struct ServeCommand: AsyncParsableCommand {
               selfheal serve --allow-uid 1000,1001 --allow-gid 998
               selfheal serve --http 127.0.0.1:8470
               selfheal serve --http 0.0.0.0:8470 --http-token-file /etc/selfheal/tokens
+              selfheal serve --forward postgresql://selfheal@db.internal:5432/fleet --host-id web-1
             """
     )
 
@@ -59,6 +65,28 @@ struct ServeCommand: AsyncParsableCommand {
             """
     )
     var quietPeriod: String?
+
+    @Option(
+        help: "Forward committed events to this central store: postgresql://USER@HOST:PORT/DB (env SELFHEAL_FORWARD)."
+    )
+    var forward: String?
+
+    @Option(help: "This host's id in the central store: 1 to 255 printable bytes (default: the host name).")
+    var hostID: String?
+
+    /// The forwarder of `--forward`, made when the daemon starts; nil without it. Errors are one line.
+    func forwarderConfiguration(dataDirectory: String) throws(StoreError) -> ForwarderConfiguration? {
+        guard let text = forward ?? ProcessInfo.processInfo.environment["SELFHEAL_FORWARD"], !text.isEmpty else {
+            if hostID != nil { throw StoreError("--host-id needs --forward postgresql://USER@HOST:PORT/DB") }
+            return nil
+        }
+        return try ForwarderConfiguration(
+            store: try FleetStoreURL(text),
+            hostID: hostID ?? ForwarderConfiguration.defaultHostID,
+            databasePath: (dataDirectory as NSString).appendingPathComponent("events.db"),
+            stateFile: ForwarderState.path(dataDirectory: dataDirectory)
+        )
+    }
 
     @Option(help: "Only these user ids may write, e.g. 1000,1001 (SO_PEERCRED; default: whoever can open the socket).")
     var allowUid: String?
@@ -128,6 +156,12 @@ struct ServeCommand: AsyncParsableCommand {
                 http: try httpConfiguration()
             )
             configuration.peerPolicy = try peerPolicy()
+            if let forwarding = try forwarderConfiguration(dataDirectory: location.dataDirectory) {
+                let forwarderLogger = logger
+                configuration.companions = { metrics in
+                    [Forwarder(configuration: forwarding, logger: forwarderLogger, metricsFactory: metrics)]
+                }
+            }
             try await Daemon.run(configuration, logger: logger)
         }
     }

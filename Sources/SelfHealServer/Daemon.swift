@@ -42,6 +42,7 @@ public enum Daemon {
         var writer = CommitWriter(store: store, queue: queue, logger: logger)
         var server = IngestServer(configuration: configuration, group: group, queue: queue, logger: logger)
         let http: HTTPAPI?
+        let companions: [any Service]
         do {
             http = try configuration.http.map { settings throws(any Error) in
                 try HTTPAPI(
@@ -55,6 +56,7 @@ public enum Daemon {
                     logger: logger
                 )
             }
+            companions = try configuration.companions(http?.metrics.factory)
         } catch {
             try? await group.shutdownGracefully()
             throw error
@@ -69,7 +71,7 @@ public enum Daemon {
         let services = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: [.init(service: writer), .init(service: server)]
-                    + (http.map { [.init(service: $0.service)] } ?? []),
+                    + (http.map { [.init(service: $0.service)] } ?? []) + companions.map { .init(service: $0) },
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )

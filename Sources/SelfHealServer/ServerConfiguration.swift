@@ -1,6 +1,8 @@
+import CoreMetrics
 import NIOCore
 import SelfHealHTTP
 import SelfHealStore
+import ServiceLifecycle
 
 /// Settings of the daemon, with documented defaults.
 public struct ServerConfiguration: Sendable {
@@ -27,6 +29,9 @@ public struct ServerConfiguration: Sendable {
     public var peerPolicy = PeerPolicy()
     /// The HTTP side (`--http`); nil: off. Default: off.
     public var http: HTTPConfiguration?
+    /// Services the daemon runs beside its own (the fleet's forwarder), made once the store is open and given the
+    /// metrics factory of `/metrics` when the HTTP side is on. They stop first on shutdown. Default: none.
+    public var companions: @Sendable (_ metrics: (any MetricsFactory)?) throws -> [any Service] = { _ in [] }
 
     /// Creates a configuration with the documented defaults.
     public init(

@@ -1,0 +1,92 @@
+import ArgumentParser
+import Foundation
+import SelfHealFleet
+import SelfHealServer
+import SelfHealStore
+
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show whether the daemon runs, the log's last seq, and how far forwarding is behind.",
+        discussion: """
+            The daemon is up while it holds DATA_DIR/daemon.lock (its pid is in that file). With --forward, the \
+            daemon keeps DATA_DIR/forward.json: the central store (its URL without password), whether it \
+            answered last time, and the last seq stored there; the lag is the local events not yet stored \
+            centrally and the age of the oldest of them.
+
+            Examples:
+              selfheal status
+              selfheal status --data-dir /var/lib/selfheal --format json
+            """
+    )
+
+    @OptionGroup var location: LocationOptions
+
+    @Option(help: "table or json: how the status is printed.") var format: OutputFormat = .table
+
+    func run() async throws {
+        try await reportingErrors {
+            let status = try DaemonStatus(location: location, now: currentMillis())
+            print(format == .json ? status.json : status.text, terminator: "")
+        }
+    }
+}
+
+/// What `selfheal status` shows.
+struct DaemonStatus {
+    var up: Bool
+    var pid: Int32?
+    var lastSeq: Int64
+    var forward: ForwarderState?
+    var lag: ForwardLag?
+
+    init(location: LocationOptions, now: Int64) throws {
+        let directory = location.dataDirectory
+        up = DataDirectoryLock.isHeld(dataDirectory: directory)
+        let lockFile = (directory as NSString).appendingPathComponent("daemon.lock")
+        pid = up ? (try? String(contentsOfFile: lockFile, encoding: .utf8)).flatMap { Int32($0.trimmed) } : nil
+        guard FileManager.default.fileExists(atPath: location.databasePath) else {
+            throw CLIError("no event store at \(location.databasePath): start the daemon with 'selfheal serve' first")
+        }
+        let store = try EventStore(StoreConfiguration(path: location.databasePath, readOnly: true))
+        lastSeq = try store.lastSeq()
+        forward = try ForwarderState.read(path: ForwarderState.path(dataDirectory: directory))
+        lag = try forward.map { state throws(StoreError) in
+            try ForwardLag(store: store, forwardedSeq: state.forwardedSeq, now: now)
+        }
+    }
+
+    var text: String {
+        var lines = ["daemon: " + (up ? "up" + (pid.map { " (pid \($0))" } ?? "") : "down"), "last seq: \(lastSeq)"]
+        if let forward, let lag {
+            let state = forward.up ? "up" : "unreachable" + (forward.error.map { " (\($0))" } ?? "")
+            lines.append("central store: \(forward.store) as host \(forward.hostID), \(state)")
+            lines.append("forwarded seq: \(forward.forwardedSeq)")
+            lines.append("forward lag: \(lag.events) events, \(String(format: "%.3f", lag.seconds)) s")
+        } else {
+            lines.append("central store: none (serve --forward postgresql://... to forward)")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    var json: String {
+        var object: [String: Any] = [
+            "daemon": ["up": up, "pid": pid.map { $0 as Any } ?? NSNull()], "last_seq": lastSeq,
+        ]
+        if let forward, let lag {
+            object["forward"] = [
+                "store": forward.store, "host_id": forward.hostID, "up": forward.up,
+                "error": forward.error.map { $0 as Any } ?? NSNull(), "forwarded_seq": forward.forwardedSeq,
+                "lag_events": lag.events, "lag_seconds": lag.seconds,
+            ]
+        } else {
+            object["forward"] = NSNull()
+        }
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self) + "\n"
+    }
+}
+
+extension String {
+    fileprivate var trimmed: String { trimmingCharacters(in: .whitespacesAndNewlines) }
+}
