@@ -137,7 +137,8 @@ public final class Forwarder: Service, Sendable {
                 break
             }
         }
-        try? await connection?.close()
+        // Closed from a task of its own: this one may be cancelled, and a cancelled close does not close.
+        if let connection { Task { try? await connection.close() } }
     }
 
     /// How long the central store may take to answer one step (a batch, or connecting and migrating).
