@@ -66,8 +66,9 @@ public enum Daemon {
             server.connectionOpened = { metrics.connection(.socket, opened: $0) }
         }
         defer { http?.stopped() }
-        // Graceful shutdown runs in reverse order: HTTP answers its requests (ingest bodies are committed), the
-        // socket server drains its connections, then the writer commits what is left.
+        // Graceful shutdown runs in reverse order: the companions (the forwarder) stop, HTTP answers its requests
+        // (ingest bodies are committed), the socket server drains its connections, then the writer commits what is
+        // left.
         let services = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: [.init(service: writer), .init(service: server)]

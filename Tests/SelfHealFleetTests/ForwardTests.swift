@@ -3,6 +3,10 @@ import SelfHealFleet
 import SelfHealStore
 import Testing
 
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -25,7 +29,7 @@ import Glibc
         let daemon = try ForwardDaemon(
             root: root.path,
             name: "web-1",
-            arguments: ["--forward", url, "--host-id", "web-1"]
+            arguments: ["--forward", url, "--host-id", "web-1", "--http", "127.0.0.1:0"]
         )
         var acknowledged = 0
         for part in 0..<3 {
@@ -36,18 +40,39 @@ import Glibc
         let central = try await CentralLog.read(url)
         #expect(central.fleetSeqIsGapless)
         central.expectHolds(host: "web-1", local: try daemon.localEvents())
-        let status = try ForwardBinary.run(
-            ["status", "--data-dir", daemon.dataDirectory, "--format", "json"],
-            in: root.path
-        )
-        #expect(status.status == 0)
-        let object = try #require(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])
+        // The state file and the metrics follow the commit: wait for them.
+        var object: [String: Any] = [:]
+        try waitUntil("selfheal status to show the last batch", timeout: 30) {
+            let status = try ForwardBinary.run(
+                ["status", "--data-dir", daemon.dataDirectory, "--format", "json"],
+                in: root.path
+            )
+            guard status.status == 0 else { throw ForwardTestError("status failed: \(status.stderr)") }
+            object = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any] ?? [:]
+            return (object["forward"] as? [String: Any])?["forwarded_seq"] as? Int == 2_100
+        }
         let forward = try #require(object["forward"] as? [String: Any])
         #expect(object["last_seq"] as? Int == 2_100)
         #expect(forward["forwarded_seq"] as? Int == 2_100)
         #expect(forward["lag_events"] as? Int == 0)
         #expect(forward["up"] as? Bool == true)
         #expect((forward["store"] as? String).map { $0.hasPrefix("postgresql://postgres@127.0.0.1:") } == true)
+        let address = try String(
+            contentsOfFile: (daemon.dataDirectory as NSString).appendingPathComponent("http.address"),
+            encoding: .utf8
+        ).trimmingCharacters(in: .whitespacesAndNewlines)
+        let metricsURL = try #require(URL(string: "http://\(address)/metrics"))
+        var metrics: [Substring] = []
+        let deadline = Date().addingTimeInterval(30)
+        while !metrics.contains("selfheal_forward_events_total 2100"), Date() < deadline {
+            if !metrics.isEmpty { try await Task.sleep(for: .milliseconds(20)) }
+            let (body, _) = try await URLSession.shared.data(from: metricsURL)
+            metrics = String(decoding: body, as: UTF8.self).split(separator: "\n")
+        }
+        #expect(metrics.contains("selfheal_forward_events_total 2100"))
+        #expect(metrics.contains("selfheal_forward_lag_events 0.0"))
+        #expect(metrics.contains("selfheal_forward_lag_seconds 0.0"))
+        #expect(metrics.contains("selfheal_forward_up 1.0"))
         #expect(daemon.stop() == 0)
     }
 
@@ -77,9 +102,12 @@ import Glibc
             try waitUntil("\(daemon.dataDirectory) to notice", timeout: 30) {
                 daemon.log.contains("the central store is unreachable")
             }
-            let status = try ForwardBinary.run(["status", "--data-dir", daemon.dataDirectory], in: root.path)
-            #expect(status.stdout.contains("unreachable"))
-            #expect(status.stdout.contains("forward lag: 1200 events"))
+            var status = ""
+            try waitUntil("selfheal status to say the store is unreachable", timeout: 30) {
+                status = try ForwardBinary.run(["status", "--data-dir", daemon.dataDirectory], in: root.path).stdout
+                return status.contains("unreachable")
+            }
+            #expect(status.contains("forward lag: 1200 events"), "\(status)")
         }
         try server.resume()
         try waitUntil("every acknowledged event forwarded", timeout: 90) {
