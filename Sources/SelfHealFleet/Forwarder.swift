@@ -58,7 +58,9 @@ public final class Forwarder: Service, Sendable {
         var cursor: ForwardCursor?
         var outage: Outage?
         var attempt = 0
-        var written: ForwarderState?
+        // The last state of this host and store, so that the lag shown before the store first answers is right.
+        var written = configuration.stateFile.flatMap { try? ForwarderState.read(path: $0) }
+            .flatMap { $0.hostID == configuration.hostID && $0.store == "\(configuration.store)" ? $0 : nil }
         while !Task.isCancelled {
             var shipped = 0
             do {
