@@ -23,14 +23,15 @@ struct AlertsCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var location: LocationOptions
+    @OptionGroup var store: StoreOptions
     @OptionGroup var range: RangeOptions
     @OptionGroup var mail: MailOptions
 
     func run() async throws {
         try await reportingErrors {
             let (since, until, asOf) = try range.range()
-            let store = try location.openStore()
-            let incidents = try ReportInput.incidents(store, since: since, until: until, asOf: asOf)
+            let reader = try store.open(location)
+            let incidents = try ReportInput.incidents(reader, since: since, until: until, asOf: asOf)
             let run = AlertRun(
                 templates: try mail.loadTemplates(),
                 mail: mail.settings,
