@@ -250,6 +250,8 @@ let package = Package(
                 "SelfHealEvents", "SelfHealStore", "SelfHealFleet", "selfheal",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                // The fleet reads' tests copy a local store's projections into the central tables.
+                .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
         .testTarget(

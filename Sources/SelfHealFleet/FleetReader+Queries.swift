@@ -6,9 +6,6 @@ import SelfHealStore
 // rule, the figures' arithmetic, which events an incident shows) is the local store's own code.
 
 extension FleetReader {
-    /// Rows fetched per query when a read pages through a range.
-    static let pageSize = 5_000
-
     public func forEachEvent(_ filter: EventFilter, _ body: (StoredEvent) throws -> Void) throws(StoreError) {
         try read("cannot read events") { session in
             var remaining = filter.limit ?? .max
@@ -23,7 +20,7 @@ extension FleetReader {
                 sql.add(")")
                 if let service = filter.service { sql.add(" AND service = ", service) }
                 if let kind = filter.kind { sql.add(" AND kind = ", kind) }
-                let page = min(remaining, Self.pageSize)
+                let page = min(remaining, pageSize)
                 sql.add(" ORDER BY ts, fleet_seq LIMIT ", Int64(page))
                 let rows = try session.query(sql.query)
                 for row in rows {
@@ -128,7 +125,7 @@ extension FleetReader {
                 sql.add(")")
                 if let service = filter.service { sql.add(" AND service = ", service) }
                 if let level = filter.minimumLevel { sql.add(" AND peak_level >= ", Int64(level.rawValue)) }
-                sql.add(" ORDER BY opened_at, id LIMIT ", Int64(Self.pageSize))
+                sql.add(" ORDER BY opened_at, id LIMIT ", Int64(pageSize))
                 let rows = try session.query(sql.query)
                 for row in rows {
                     let incident = try Self.incidentRecord(row).shown(asOf: filter.asOf, quietPeriod: quietPeriod)
@@ -136,7 +133,7 @@ extension FleetReader {
                     if let state = filter.state, incident.state != state { continue }
                     try body(incident)
                 }
-                if rows.count < Self.pageSize { break }
+                if rows.count < pageSize { break }
             }
         }
     }
@@ -179,7 +176,7 @@ extension FleetReader {
                 let rows = try session.query(
                     """
                     SELECT \(unescaped: Self.incidentColumns) FROM fleet_incidents WHERE id > \(after)
-                    ORDER BY id LIMIT \(Int64(Self.pageSize))
+                    ORDER BY id LIMIT \(Int64(pageSize))
                     """
                 )
                 for row in rows {
@@ -187,7 +184,7 @@ extension FleetReader {
                     after = incident.id
                     incidents.append(incident)
                 }
-                if rows.count < Self.pageSize { return incidents }
+                if rows.count < pageSize { return incidents }
             }
         }
     }

@@ -20,18 +20,24 @@ public final class FleetReader: StoreReader {
     let logger: Logger
     private let eventLoopGroup: any EventLoopGroup
     private let idle = Mutex<[PostgresConnection]>([])
+    /// Rows fetched per query when a read pages through a range.
+    let pageSize: Int
 
     /// The most idle connections kept for the next calls; more are closed.
     static let maximumIdle = 4
 
     /// Connects to the central store and checks that it holds the fleet's schema, so that a store that cannot
     /// be read fails here with one line that names it.
+    /// - Parameter pageSize: the most rows one query fetches when a read pages through a range (events,
+    ///   incidents); default 5,000.
     public init(
         _ url: FleetStoreURL,
         logger: Logger = Logger(label: "selfheal.fleet.reader"),
-        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        pageSize: Int = 5_000
     ) throws(StoreError) {
         self.url = url
+        self.pageSize = max(1, pageSize)
         self.logger = logger
         self.eventLoopGroup = eventLoopGroup
         let present = try read("cannot read the central store") { session in
