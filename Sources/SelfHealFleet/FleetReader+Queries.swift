@@ -6,6 +6,8 @@ import SelfHealStore
 // rule, the figures' arithmetic, which events an incident shows) is the local store's own code.
 
 extension FleetReader {
+    /// Calls `body` for each event of the central log with ts in range, in (ts, fleet_seq) order, a page at a
+    /// time; each has its `fleet_seq` as seq and its host.
     public func forEachEvent(_ filter: EventFilter, _ body: (StoredEvent) throws -> Void) throws(StoreError) {
         try read("cannot read events") { session in
             var remaining = filter.limit ?? .max
@@ -41,6 +43,8 @@ extension FleetReader {
         _ body: (RejectedLine) throws -> Void
     ) throws(StoreError) {}
 
+    /// The figures of SPEC section 5 over `[since, until)` as of `asOf`: whole hours from `fleet_counters`, the rest
+    /// from `fleet_events`, incidents from `fleet_incidents` by the state the quiet rule shows as of `asOf`.
     public func stats(since: Int64, until: Int64, service: String? = nil, asOf: Int64) throws(StoreError) -> Stats {
         var stats = Stats.empty(since: since, until: until, asOf: asOf)
         guard since < until else { return stats }
@@ -103,6 +107,8 @@ extension FleetReader {
         return stats
     }
 
+    /// Calls `body` for each fleet incident whose life overlaps the range as of `filter.asOf` and passes the filter,
+    /// ordered by `opened_at`, then `id`, a page at a time.
     public func forEachIncident(_ filter: IncidentFilter, _ body: (Incident) throws -> Void) throws(StoreError) {
         try read("cannot read incidents") { session in
             let quietPeriod = try Self.quietPeriod(session)
@@ -138,6 +144,7 @@ extension FleetReader {
         }
     }
 
+    /// One fleet incident by id, as of a time; nil when there is none.
     public func incident(id: Int64, asOf: Int64) throws(StoreError) -> Incident? {
         try read("cannot read incident \(id)") { session in
             let rows = try session.query(
@@ -148,6 +155,8 @@ extension FleetReader {
         }
     }
 
+    /// The events of a fleet incident, in fleet_seq order: those of its key with a role that joins incidents,
+    /// from its first fleet_seq to its last.
     public func events(of incident: Incident) throws(StoreError) -> [StoredEvent] {
         try read("cannot read the events of incident \(incident.id)") { session in
             var sql = SQLBuilder(
@@ -167,6 +176,7 @@ extension FleetReader {
         }
     }
 
+    /// Every fleet incident by id, as of a time.
     public func allIncidents(asOf: Int64) throws(StoreError) -> [Incident] {
         try read("cannot read incidents") { session in
             let quietPeriod = try Self.quietPeriod(session)
@@ -189,6 +199,7 @@ extension FleetReader {
         }
     }
 
+    /// The fleet's quiet period (`fleet_settings`), milliseconds.
     public func quietPeriod() throws(StoreError) -> Int64 {
         try read("cannot read the quiet period") { session in try Self.quietPeriod(session) }
     }

@@ -61,6 +61,27 @@ import Testing
         #expect(fleet.replacing(pattern, with: "") == local)
     }
 
+    @Test func theEventsTableShowsEachHost() async throws {
+        let fixture = try await Self.fixture.get()
+        let (local, fleet) = try both(
+            ["events", "--since", "2025-11-25", "--until", "2025-11-26", "--tz", "UTC", "--service", "mail"],
+            fixture: fixture
+        )
+        let localLines = local.split(separator: "\n")
+        let fleetLines = fleet.split(separator: "\n")
+        #expect(localLines.first?.hasPrefix("SEQ  TS") == true)
+        #expect(fleetLines.first?.hasPrefix("SEQ  HOST") == true)
+        #expect(fleetLines.count == localLines.count)
+        #expect(fleetLines.count > 20)
+        for (line, expected) in zip(fleetLines, localLines).dropFirst() {
+            let fleetColumns = line.split(separator: " ", omittingEmptySubsequences: true)
+            let localColumns = expected.split(separator: " ", omittingEmptySubsequences: true)
+            let seq = Int64(fleetColumns[0]) ?? -1
+            #expect(fleetColumns.count > 1 && String(fleetColumns[1]) == fixture.hostBySeq[seq])
+            #expect(Array(fleetColumns.prefix(1) + fleetColumns.dropFirst(2)) == localColumns)
+        }
+    }
+
     @Test(arguments: [
         ["incidents", "--since", "2025-11-24", "--until", "2025-12-01", "--as-of", "2025-11-26T12:00:00Z"],
         ["incidents", "--since", "2025-11-25T10:00:00Z", "--until", "2025-11-26T10:00:00Z", "--as-of", "2025-12-01"],
