@@ -25,11 +25,19 @@ import Testing
         }
     }
 
-    /// Runs a read on the local store and on the fleet; returns both outputs after checking both succeeded.
-    private func both(_ arguments: [String], fixture: FleetReadFixture) throws -> (local: String, fleet: String) {
-        let local = try FleetReadCommand.run(arguments + ["--data-dir", fixture.dataDirectory])
+    /// Runs a read on the local store and on the fleet (with `--out` into each directory of `out`, when given);
+    /// returns both outputs after checking both succeeded.
+    private func both(
+        _ arguments: [String],
+        fixture: FleetReadFixture,
+        out: (local: String, fleet: String)? = nil
+    ) throws -> (local: String, fleet: String) {
+        let local = try FleetReadCommand.run(
+            arguments + ["--data-dir", fixture.dataDirectory] + (out.map { ["--out", $0.local] } ?? [])
+        )
         let fleet = try FleetReadCommand.run(
             arguments + ["--data-dir", try FleetReadFixture.temporaryDirectory(), "--store", fixture.url]
+                + (out.map { ["--out", $0.fleet] } ?? [])
         )
         #expect(local.status == 0, "\(arguments): \(local.stderr)")
         #expect(fleet.status == 0, "\(arguments) --store: \(fleet.stderr)")
@@ -128,18 +136,12 @@ import Testing
     ])
     func reportsAreTheLocalOnes(arguments: [String]) async throws {
         let fixture = try await Self.fixture.get()
-        let localOut = try FleetReadFixture.temporaryDirectory()
-        let fleetOut = try FleetReadFixture.temporaryDirectory()
-        let local = try FleetReadCommand.run(arguments + ["--data-dir", fixture.dataDirectory, "--out", localOut])
-        let fleet = try FleetReadCommand.run(
-            arguments + [
-                "--data-dir", try FleetReadFixture.temporaryDirectory(), "--store", fixture.url, "--out", fleetOut,
-            ]
+        let (localOut, fleetOut) = (
+            try FleetReadFixture.temporaryDirectory(), try FleetReadFixture.temporaryDirectory()
         )
-        #expect(local.status == 0, "\(local.stderr)")
-        #expect(fleet.status == 0, "\(fleet.stderr)")
-        let name = (local.stdout.trimmingCharacters(in: .whitespacesAndNewlines) as NSString).lastPathComponent
-        #expect((fleet.stdout.trimmingCharacters(in: .whitespacesAndNewlines) as NSString).lastPathComponent == name)
+        let (local, fleet) = try both(arguments, fixture: fixture, out: (localOut, fleetOut))
+        let name = (local.trimmingCharacters(in: .whitespacesAndNewlines) as NSString).lastPathComponent
+        #expect((fleet.trimmingCharacters(in: .whitespacesAndNewlines) as NSString).lastPathComponent == name)
         let stem = (name as NSString).deletingPathExtension
         let localJSON = try String(contentsOfFile: "\(localOut)/\(stem).json", encoding: .utf8)
         #expect(try String(contentsOfFile: "\(fleetOut)/\(stem).json", encoding: .utf8) == localJSON)
@@ -160,16 +162,10 @@ import Testing
         let arguments = [
             "alerts", "--since", "2025-11-24", "--until", "2025-12-01", "--as-of", "2025-11-28", "--tz", "UTC",
         ]
-        let localOut = try FleetReadFixture.temporaryDirectory()
-        let fleetOut = try FleetReadFixture.temporaryDirectory()
-        let local = try FleetReadCommand.run(arguments + ["--data-dir", fixture.dataDirectory, "--out", localOut])
-        let fleet = try FleetReadCommand.run(
-            arguments + [
-                "--data-dir", try FleetReadFixture.temporaryDirectory(), "--store", fixture.url, "--out", fleetOut,
-            ]
+        let (localOut, fleetOut) = (
+            try FleetReadFixture.temporaryDirectory(), try FleetReadFixture.temporaryDirectory()
         )
-        #expect(local.status == 0, "\(local.stderr)")
-        #expect(fleet.status == 0, "\(fleet.stderr)")
+        _ = try both(arguments, fixture: fixture, out: (localOut, fleetOut))
         let names = try FileManager.default.contentsOfDirectory(atPath: localOut).sorted()
         #expect(names.count > 5)
         #expect(try FileManager.default.contentsOfDirectory(atPath: fleetOut).sorted() == names)
