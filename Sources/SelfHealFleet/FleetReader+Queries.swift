@@ -17,6 +17,7 @@ extension FleetReader {
                 var sql = SQLBuilder(
                     "SELECT \(unescaped: Self.eventColumns) FROM fleet_events WHERE ts >= \(filter.since) AND ts < \(filter.until)"
                 )
+                sql.add(" AND ts >= ", after.ts)
                 sql.add(" AND (ts, fleet_seq) > (", after.ts)
                 sql.add(", ", after.seq)
                 sql.add(")")
@@ -116,16 +117,28 @@ extension FleetReader {
             // at or after since: last_event_at + Q >= min(since, as_of + 1) (as the local store reads it).
             let quietSince = min(filter.since, filter.asOf == .max ? .max : filter.asOf + 1)
             let (lastEventSince, overflow) = quietSince.subtractingReportingOverflow(quietPeriod)
+            // As the local store bounds its scan: an incident the store ended within a span class's bound overlaps
+            // the range only if opened at most that bound before it; class 3 (longer, or not ended) from its own
+            // index. The span_class column is the local store's definition (IncidentRecord.spanClass).
+            let reach = min(filter.since, quietSince)
+            let bounds = IncidentRecord.spanBounds.map { bound in
+                let (lowest, overflow) = reach.subtractingReportingOverflow(bound)
+                return overflow ? Int64.min : lowest
+            }
             var after = (openedAt: Int64.min, id: Int64.min)
             while true {
                 var sql = SQLBuilder(
                     """
                     SELECT \(unescaped: Self.incidentColumns) FROM fleet_incidents
                     WHERE opened_at < \(filter.until)
+                        AND (opened_at >= \(bounds[2]) AND (span_class = 0 AND opened_at >= \(bounds[0])
+                                OR span_class = 1 AND opened_at >= \(bounds[1]) OR span_class = 2)
+                            OR span_class = 3)
                         AND (resolved_at >= \(filter.since)
                             OR resolved_at IS NULL AND last_event_at >= \(overflow ? Int64.min : lastEventSince))
                     """
                 )
+                sql.add(" AND opened_at >= ", after.openedAt)
                 sql.add(" AND (opened_at, id) > (", after.openedAt)
                 sql.add(", ", after.id)
                 sql.add(")")
@@ -202,6 +215,22 @@ extension FleetReader {
     /// The fleet's quiet period (`fleet_settings`), milliseconds.
     public func quietPeriod() throws(StoreError) -> Int64 {
         try read("cannot read the quiet period") { session in try Self.quietPeriod(session) }
+    }
+
+    /// How far the fleet's projections are behind its log: the fleet_seq the central projector has applied and the
+    /// log's last fleet_seq.
+    public func projectionProgress() throws(StoreError) -> (applied: Int64, logEnd: Int64) {
+        try read("cannot read the central log") { session in
+            let rows = try session.query(
+                """
+                SELECT (SELECT last_fleet_seq FROM fleet_projection_state WHERE id = 1),
+                    (SELECT last_fleet_seq FROM fleet_head WHERE id = 1)
+                """
+            )
+            guard let row = rows.first else { return (0, 0) }
+            let (applied, end) = try row.decode((Int64?, Int64?).self)
+            return (applied ?? 0, end ?? 0)
+        }
     }
 
     /// The last `fleet_seq` of the central log; 0 when it is empty.

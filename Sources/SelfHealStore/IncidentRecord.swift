@@ -29,7 +29,7 @@ package struct IncidentRecord: Equatable, Sendable {
     var isActive: Bool { endedAt == nil }
 
     /// The longest an incident of each span class lasts (class 3: longer, or not ended).
-    static let spanBounds: [Int64] = [60_000, 3_600_000, 86_400_000]
+    package static let spanBounds: [Int64] = [60_000, 3_600_000, 86_400_000]
 
     /// The `span_class` column: how long it lasted until the store ended it, 0 at most a minute, 1 at most an
     /// hour, 2 at most a day, 3 longer or not ended.

@@ -19,6 +19,9 @@ import Testing
         #expect(try fleet.quietPeriod() == FleetReadFixture.quietPeriod)
         #expect(try fleet.lastSeq() == local.lastSeq())
         #expect(try fleet.chainHead() == nil)
+        let progress = try fleet.projectionProgress()
+        let localEnd = try local.lastSeq()
+        #expect(progress.applied == localEnd && progress.logEnd == localEnd)
         var rejects = 0
         try fleet.forEachReject(since: .min, until: .max) { _ in rejects += 1 }
         #expect(rejects == 0)
