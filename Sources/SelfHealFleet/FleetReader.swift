@@ -53,13 +53,18 @@ public final class FleetReader: StoreReader {
 
     deinit { close() }
 
-    /// Closes the idle connections (a call after this opens new ones).
+    /// Closes the idle connections (a call after this opens new ones); waits for them to close unless called on
+    /// an event loop.
     public func close() {
         let connections = idle.withLock { connections in
             defer { connections = [] }
             return connections
         }
-        for connection in connections { try? connection.close().wait() }
+        let onEventLoop = MultiThreadedEventLoopGroup.currentEventLoop != nil
+        for connection in connections {
+            let closed: EventLoopFuture<Void> = connection.close()
+            if !onEventLoop { try? closed.wait() }
+        }
     }
 
     /// Runs `body` in one read-only transaction on a pooled connection. When the connection fails before the
