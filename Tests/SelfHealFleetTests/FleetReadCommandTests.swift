@@ -175,6 +175,24 @@ import Testing
         }
     }
 
+    @Test func theFleetsAlertsHaveTheirOwnLedger() async throws {
+        let fixture = try await Self.fixture.get()
+        let directory = try FleetReadFixture.temporaryDirectory()
+        let arguments = [
+            "alerts", "--since", "2025-11-24", "--until", "2025-12-01", "--as-of", "2025-11-28", "--store", fixture.url,
+            "--data-dir", directory, "--out", try FleetReadFixture.temporaryDirectory(),
+        ]
+        let first = try FleetReadCommand.run(arguments)
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stdout.split(separator: "\n").count > 5)
+        let again = try FleetReadCommand.run(arguments)
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(again.stdout.isEmpty)
+        #expect(again.stderr.contains("no new alerts"))
+        #expect(FileManager.default.fileExists(atPath: "\(directory)/alerts-sent-fleet.tsv"))
+        #expect(!FileManager.default.fileExists(atPath: "\(directory)/alerts-sent.tsv"))
+    }
+
     @Test func aStoreThatCannotBeReadIsOneLineAndExitCodeOne() async throws {
         let server = try TestPostgresServer.shared()
         let port = try TestPostgresServer.freePort()
