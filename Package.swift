@@ -250,6 +250,12 @@ let package = Package(
                 "SelfHealEvents", "SelfHealStore", "SelfHealFleet", "selfheal",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                // The fleet reads' tests copy a local store's projections into the central tables, and serve the HTTP
+                // API over the fleet.
+                .product(name: "GRDB", package: "GRDB.swift"),
+                "SelfHealHTTP",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .testTarget(

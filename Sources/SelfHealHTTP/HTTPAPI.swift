@@ -26,7 +26,7 @@ public final class HTTPAPI: CommitObserver {
     /// Prepares the HTTP side; ``service`` runs it.
     /// - Parameters:
     ///   - configuration: where to listen, tokens, limits.
-    ///   - store: a store opened read-only beside the writer's.
+    ///   - store: the store the API reads: a local store opened read-only beside the writer's, or the fleet's.
     ///   - writer: where ingest bodies go: the daemon's single writer.
     ///   - metrics: the daemon's metrics.
     ///   - queueDepth: how many events wait for the writer now.
@@ -35,7 +35,7 @@ public final class HTTPAPI: CommitObserver {
     ///   - logger: start, stop and failures; never tokens, never a line per request.
     public init(
         configuration: HTTPConfiguration,
-        store: EventStore,
+        store: any StoreReader,
         writer: any IngestWriter,
         metrics: DaemonMetrics,
         queueDepth: @escaping @Sendable () -> Int,

@@ -1,7 +1,7 @@
 import SelfHealEvents
 
 /// An incident as the store holds it, while the rules work on it (``Incident`` is what a read shows).
-struct IncidentRecord: Equatable, Sendable {
+package struct IncidentRecord: Equatable, Sendable {
     var id: Int64
     var key: IncidentKey
     var component: String
@@ -29,7 +29,7 @@ struct IncidentRecord: Equatable, Sendable {
     var isActive: Bool { endedAt == nil }
 
     /// The longest an incident of each span class lasts (class 3: longer, or not ended).
-    static let spanBounds: [Int64] = [60_000, 3_600_000, 86_400_000]
+    package static let spanBounds: [Int64] = [60_000, 3_600_000, 86_400_000]
 
     /// The `span_class` column: how long it lasted until the store ended it, 0 at most a minute, 1 at most an
     /// hour, 2 at most a day, 3 longer or not ended.
@@ -42,17 +42,14 @@ struct IncidentRecord: Equatable, Sendable {
     /// The incident as a read shows it as of `asOf` (SPEC section 5, quiet incidents): a non-resolved incident
     /// is ended (`expired`, or `failed`) exactly when `lastEventAt + quietPeriod <= asOf`, whether or not a
     /// later event has ended it in the store; otherwise it is active (`open` or `failed`).
-    func shown(asOf: Int64, quietPeriod: Int64) -> Incident {
-        var state = self.state
-        var ended: Int64?
-        if let resolvedAt {
-            ended = resolvedAt
-        } else if lastEventAt + quietPeriod <= asOf {
-            ended = lastEventAt + quietPeriod
-            if state == .open { state = .expired }
-        } else if state == .expired {
-            state = .open
-        }
+    package func shown(asOf: Int64, quietPeriod: Int64) -> Incident {
+        let (state, ended) = Self.shown(
+            state: state,
+            resolvedAt: resolvedAt,
+            lastEventAt: lastEventAt,
+            asOf: asOf,
+            quietPeriod: quietPeriod
+        )
         return Incident(
             id: id,
             service: key.service,
@@ -72,6 +69,28 @@ struct IncidentRecord: Equatable, Sendable {
             firstSeq: firstSeq,
             lastSeq: lastSeq
         )
+    }
+
+    /// The state and end a read as of `asOf` shows of an incident the store holds in `state` (the quiet rule of
+    /// SPEC section 5, for ``shown(asOf:quietPeriod:)`` and for the figures).
+    package static func shown(
+        state stored: IncidentState,
+        resolvedAt: Int64?,
+        lastEventAt: Int64,
+        asOf: Int64,
+        quietPeriod: Int64
+    ) -> (state: IncidentState, endedAt: Int64?) {
+        var state = stored
+        var ended: Int64?
+        if let resolvedAt {
+            ended = resolvedAt
+        } else if lastEventAt + quietPeriod <= asOf {
+            ended = lastEventAt + quietPeriod
+            if state == .open { state = .expired }
+        } else if state == .expired {
+            state = .open
+        }
+        return (state, ended)
     }
 
     /// Readable text from the first event, in words per kind: "Connection pool warning on db-pool", with the
@@ -104,5 +123,50 @@ struct IncidentRecord: Equatable, Sendable {
             title += line
         }
         return title
+    }
+}
+
+extension IncidentRecord {
+    /// A record from the columns of an incidents row (local or central; `actions` as the column holds it, a
+    /// JSON array of names).
+    package init(
+        id: Int64,
+        service: String,
+        component: String,
+        incident: String?,
+        kind: String,
+        title: String,
+        state: IncidentState,
+        peakLevel: EventLevel,
+        openedAt: Int64,
+        lastEventAt: Int64,
+        resolvedAt: Int64?,
+        failedAt: Int64?,
+        endedAt: Int64?,
+        eventCount: Int64,
+        actions: String,
+        firstSeq: Int64,
+        lastSeq: Int64
+    ) {
+        let actions =
+            ActionSet.byJSON[actions] ?? Array(actions.utf8).withUnsafeBufferPointer(IncidentColumns.actionSet)
+        self.init(
+            id: id,
+            key: IncidentKey(service: service, name: incident ?? component, byIncident: incident != nil),
+            component: component,
+            kind: kind,
+            title: title,
+            state: state,
+            peakLevel: peakLevel,
+            openedAt: openedAt,
+            lastEventAt: lastEventAt,
+            resolvedAt: resolvedAt,
+            failedAt: failedAt,
+            endedAt: endedAt,
+            eventCount: eventCount,
+            actions: actions,
+            firstSeq: firstSeq,
+            lastSeq: lastSeq
+        )
     }
 }
