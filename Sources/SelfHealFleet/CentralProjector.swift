@@ -78,8 +78,9 @@ public final class CentralProjector: Sendable {
             do {
                 let caughtUp = try session(reconnected: wentAway)
                 if caughtUp { return }
-            } catch let error as FleetProjectorFatal {
-                throw StoreError(error.message)
+            } catch let error as StoreError {
+                // The log itself is wrong (a row that does not decode, a gap): reconnecting would not fix it.
+                throw error
             } catch {
                 if !wentAway {
                     logger.warning("the central store went away: \(FleetDatabase.describe(error))")
@@ -113,7 +114,7 @@ public final class CentralProjector: Sendable {
         var decoder = FleetRows.ProjectionDecoder()
         while true {
             // The lock's session gone means another process may take over: stop writing at once.
-            if lockConnection.isClosed { throw StoreError("the session holding the projector's lock closed") }
+            if lockConnection.isClosed { throw LockLost() }
             let rows = try connection.query(
                 """
                 SELECT \(unescaped: FleetRows.projectionColumns) FROM fleet_events
@@ -131,18 +132,13 @@ public final class CentralProjector: Sendable {
             for row in rows.rows { events.append(try decoder.event(row)) }
             let previous = ledger.lastSeq
             guard events.first?.seq == previous + 1 else {
-                throw FleetProjectorFatal(
-                    message:
-                        "the fleet log has no fleet_seq \(previous + 1) after \(previous): run 'selfheal verify --store'"
+                throw StoreError(
+                    "the fleet log has no fleet_seq \(previous + 1) after \(previous): run 'selfheal verify --store'"
                 )
             }
-            do {
-                try ledger.apply(EventBatch(events), source: source)
-                try FleetProjectionWriter.write(ledger, after: previous, connection, logger: logger)
-            } catch {
-                // The ledger no longer matches the database: reload it with the next session.
-                throw error
-            }
+            // On an error the ledger no longer matches the database: the next session loads it again.
+            try ledger.apply(EventBatch(events), source: source)
+            try FleetProjectionWriter.write(ledger, after: previous, connection, logger: logger)
             applied.wrappingAdd(Int64(events.count), ordering: .relaxed)
         }
     }
@@ -217,9 +213,9 @@ public final class CentralProjector: Sendable {
     }
 }
 
-/// A problem with the fleet log itself, which reconnecting does not fix.
-struct FleetProjectorFatal: Error {
-    var message: String
+/// The session holding the projector's lock closed: another process may take over, so this one stops writing.
+struct LockLost: Error, CustomStringConvertible {
+    var description: String { "the session holding the projector's lock closed" }
 }
 
 extension CentralProjector {

@@ -52,6 +52,11 @@ enum FleetProjectionWriter {
         }
     }
 
+    /// Raised when the batch's transaction ended in a rollback.
+    struct RolledBack: Error, CustomStringConvertible {
+        var description: String { "the batch's transaction rolled back" }
+    }
+
     /// A null in a bigint array (postgres-nio's arrays hold no nulls).
     static let nullMarker = Int64.min
 
@@ -88,7 +93,7 @@ enum FleetProjectionWriter {
         do {
             for future in pending { _ = try future.wait() }
             let done = try commit.wait()
-            guard done.metadata.command == "COMMIT" else { throw CursorMoved(expected: previous) }
+            guard done.metadata.command == "COMMIT" else { throw RolledBack() }
         } catch {
             _ = try? commit.wait()
             _ = try? connection.query("ROLLBACK", logger: logger).wait()

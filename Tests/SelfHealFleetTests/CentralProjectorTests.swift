@@ -136,4 +136,26 @@ struct CentralProjectorTests {
             #expect(unknown.stderr.contains("not a postgresql:// URL"))
         }
     }
+
+    @Test func centralLogsWhenTheStoreGoesAwayAndCatchesUpWhenItIsBack() async throws {
+        let server = try TestPostgresServer.start()
+        defer { server.stop() }
+        let url = try server.makeDatabase()
+        try await FleetTestLog.with(url: url) { log in
+            var stream = FleetTestStream(seed: 99)
+            try await log.append(stream.take(1_000), hosts: hosts, batch: 100)
+            let central = try CentralProcess(store: url)
+            try await log.waitCaughtUp()
+            try server.pause()
+            try await central.waitForLog("the central store went away")
+            try server.resume()
+            try await central.waitForLog("the central store is back")
+            try await central.waitForLog("applying the fleet log from fleet_seq 1001")
+            try await log.reconnect()
+            try await log.append(stream.take(1_000), hosts: hosts, batch: 100)
+            try await log.waitCaughtUp()
+            central.kill()
+            try await expectEqualToLocal(log)
+        }
+    }
 }

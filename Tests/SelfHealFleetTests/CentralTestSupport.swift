@@ -58,12 +58,14 @@ struct FleetTestStream {
 /// Appends events to the central log as the forwarder does: each batch, the head, the host's cursor and its link
 /// in one transaction; and the same events, in the same order, to a local store.
 final class FleetTestLog {
-    let connection: PostgresConnection
+    private(set) var connection: PostgresConnection
+    let url: String
     let local: EventStore
     let localDirectory: String
     private let logger = Logger(label: "test")
 
     init(url: String, quietPeriod: Int64? = nil) async throws {
+        self.url = url
         localDirectory = NSTemporaryDirectory() + "selfheal-central-\(UUID().uuidString)"
         local = try EventStore(
             StoreConfiguration(path: localDirectory + "/events.db", durability: .normal, quietPeriod: quietPeriod)
@@ -90,6 +92,12 @@ final class FleetTestLog {
             throw error
         }
         await log.close()
+    }
+
+    /// Connects again (after the server was stopped and started).
+    func reconnect() async throws {
+        try? await connection.close()
+        connection = try await FleetDatabase.connect(try FleetStoreURL(url), logger: logger)
     }
 
     func close() async {
