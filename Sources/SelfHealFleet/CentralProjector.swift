@@ -106,40 +106,58 @@ public final class CentralProjector: Sendable {
             waited = true
             Thread.sleep(forTimeInterval: Self.seconds(options.lockPoll))
         }
+        // The projections are derived, and each batch's rows commit with the cursor: a commit lost in a crash of
+        // the server is lost with its cursor, and applied again. So commits need not wait for the disk.
+        _ = try connection.query("SET synchronous_commit TO off", logger: logger).wait()
         var ledger = try load(connection)
         logger.notice(
             "\(waited ? "took over applying" : "applying") the fleet log from fleet_seq \(ledger.lastSeq + 1)"
         )
         let source = FleetIncidentSource(connection: connection, logger: logger)
-        var decoder = FleetRows.ProjectionDecoder()
+        // A third session reads ahead: the next batch is fetched and decoded (on an event loop) while this one
+        // is applied and written.
+        let reader = try Self.connect(options.url, logger: logger)
+        defer { _ = try? reader.close().wait() }
+        var next = fetch(reader, after: ledger.lastSeq)
         while true {
             // The lock's session gone means another process may take over: stop writing at once.
             if lockConnection.isClosed { throw LockLost() }
-            let rows = try connection.query(
-                """
-                SELECT \(unescaped: FleetRows.projectionColumns) FROM fleet_events
-                WHERE fleet_seq > \(ledger.lastSeq) ORDER BY fleet_seq LIMIT \(options.batchSize)
-                """,
-                logger: logger
-            ).wait()
-            guard !rows.rows.isEmpty else {
+            let events = try next.wait()
+            guard let last = events.last?.seq else {
                 if options.stopWhenCaughtUp { return true }
                 Thread.sleep(forTimeInterval: Self.seconds(options.idlePoll))
+                next = fetch(reader, after: ledger.lastSeq)
                 continue
             }
-            var events: [StoredEvent] = []
-            events.reserveCapacity(rows.rows.count)
-            for row in rows.rows { events.append(try decoder.event(row)) }
             let previous = ledger.lastSeq
             guard events.first?.seq == previous + 1 else {
                 throw StoreError(
                     "the fleet log has no fleet_seq \(previous + 1) after \(previous): run 'selfheal verify --store'"
                 )
             }
+            next = fetch(reader, after: last)
             // On an error the ledger no longer matches the database: the next session loads it again.
+            try source.prefetch(events, for: ledger)
             try ledger.apply(EventBatch(events), source: source)
             try FleetProjectionWriter.write(ledger, after: previous, connection, logger: logger)
             applied.wrappingAdd(Int64(events.count), ordering: .relaxed)
+        }
+    }
+
+    /// The batch of events after `fleetSeq`, decoded on the connection's event loop.
+    private func fetch(_ reader: PostgresConnection, after fleetSeq: Int64) -> EventLoopFuture<[StoredEvent]> {
+        reader.query(
+            """
+            SELECT \(unescaped: FleetRows.projectionColumns) FROM fleet_events
+            WHERE fleet_seq > \(fleetSeq) ORDER BY fleet_seq LIMIT \(options.batchSize)
+            """,
+            logger: logger
+        ).flatMapThrowing { result in
+            var decoder = FleetRows.ProjectionDecoder()
+            var events: [StoredEvent] = []
+            events.reserveCapacity(result.rows.count)
+            for row in result.rows { events.append(try decoder.event(row)) }
+            return events
         }
     }
 

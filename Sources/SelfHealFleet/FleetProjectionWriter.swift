@@ -6,12 +6,79 @@ import SelfHealStore
 
 /// Where the ledger finds the active incidents it does not hold in memory, on the central store: the partial
 /// index `fleet_incidents_active` (service, incident, component) WHERE ended_at IS NULL names every active
-/// incident, so the store needs no index of its own; lookups block the projector's thread (never an event loop).
-struct FleetIncidentSource: ActiveIncidentSource {
+/// incident, so the store needs no index of its own. Before a batch, ``prefetch(_:for:)`` reads the active
+/// incidents of every key of the batch the ledger may ask about, in two queries; a key it did not foresee (one
+/// the ledger evicts as the batch begins) costs one query of its own. Lookups block the projector's thread (never
+/// an event loop).
+final class FleetIncidentSource: ActiveIncidentSource {
     let connection: PostgresConnection
     let logger: Logger
+    /// The batch's prefetched answers: a record, or nil for a key known to have no active incident.
+    private var prefetched: [IncidentKey: IncidentRecord?] = [:]
+
+    init(connection: PostgresConnection, logger: Logger) {
+        self.connection = connection
+        self.logger = logger
+    }
+
+    /// Reads the active incidents of the batch's keys that the ledger may look up.
+    func prefetch(_ events: [StoredEvent], for ledger: IncidentLedger) throws {
+        prefetched.removeAll(keepingCapacity: true)
+        var byIncident: (services: [String], names: [String]) = ([], [])
+        var byComponent: (services: [String], names: [String]) = ([], [])
+        for stored in events {
+            let event = stored.event
+            let role = event.kind.role
+            guard role == .detect || role == .mitigate || role == .recover || role == .fail else { continue }
+            let key = IncidentKey(
+                service: event.service,
+                name: event.incident ?? event.component,
+                byIncident: event.incident != nil
+            )
+            guard ledger.mayLookUp(key), prefetched.updateValue(nil, forKey: key) == nil else { continue }
+            if key.byIncident {
+                byIncident.services.append(key.service)
+                byIncident.names.append(key.name)
+            } else {
+                byComponent.services.append(key.service)
+                byComponent.names.append(key.name)
+            }
+        }
+        var pending: [EventLoopFuture<PostgresQueryResult>] = []
+        if !byIncident.services.isEmpty {
+            pending.append(
+                connection.query(
+                    """
+                    SELECT \(unescaped: FleetRows.incidentColumns) FROM fleet_incidents
+                    WHERE ended_at IS NULL AND (service, incident) IN (
+                        SELECT * FROM unnest(\(byIncident.services)::text[], \(byIncident.names)::text[]))
+                    """,
+                    logger: logger
+                )
+            )
+        }
+        if !byComponent.services.isEmpty {
+            pending.append(
+                connection.query(
+                    """
+                    SELECT \(unescaped: FleetRows.incidentColumns) FROM fleet_incidents
+                    WHERE ended_at IS NULL AND incident IS NULL AND (service, component) IN (
+                        SELECT * FROM unnest(\(byComponent.services)::text[], \(byComponent.names)::text[]))
+                    """,
+                    logger: logger
+                )
+            )
+        }
+        for future in pending {
+            for row in try future.wait() {
+                let record = try FleetRows.incident(row)
+                prefetched[record.key] = record
+            }
+        }
+    }
 
     func activeIncident(_ key: IncidentKey) throws -> IncidentRecord? {
+        if let answer = prefetched.removeValue(forKey: key) { return answer }
         let query: PostgresQuery =
             key.byIncident
             ? """
@@ -85,7 +152,13 @@ enum FleetProjectionWriter {
         }
         // Sent together; a failed statement makes the COMMIT a rollback.
         var pending: [EventLoopFuture<PostgresQueryResult>] = []
-        if !ledger.touches.isEmpty { pending.append(connection.query(incidentUpsert(ledger), logger: logger)) }
+        var opened = IncidentArrays()
+        var changed = IncidentArrays()
+        for touch in ledger.touches {
+            if touch.existed { changed.append(ledger.record(touch)) } else { opened.append(ledger.record(touch)) }
+        }
+        if !opened.ids.isEmpty { pending.append(connection.query(opened.insert, logger: logger)) }
+        if !changed.ids.isEmpty { pending.append(connection.query(changed.update, logger: logger)) }
         if !ledger.counterChanges.rows.isEmpty {
             pending.append(connection.query(counterUpsert(ledger.counterChanges), logger: logger))
         }
@@ -99,13 +172,6 @@ enum FleetProjectionWriter {
             _ = try? connection.query("ROLLBACK", logger: logger).wait()
             throw error
         }
-    }
-
-    /// One INSERT ... ON CONFLICT of every incident the batch touched, its columns as arrays.
-    static func incidentUpsert(_ ledger: IncidentLedger) -> PostgresQuery {
-        var columns = IncidentArrays()
-        for touch in ledger.touches { columns.append(ledger.record(touch)) }
-        return columns.upsert
     }
 
     /// One INSERT ... ON CONFLICT adding the batch's counts to the counters rows.
@@ -184,7 +250,9 @@ struct IncidentArrays {
         spanClasses.append(record.spanClass)
     }
 
-    var upsert: PostgresQuery {
+    /// One INSERT of the incidents the batch opened (a plain INSERT: an upsert costs a speculative insertion
+    /// per row).
+    var insert: PostgresQuery {
         let null = FleetProjectionWriter.nullMarker
         return """
             INSERT INTO fleet_incidents (id, service, component, incident, kind, title, state, peak_level, opened_at,
@@ -202,10 +270,24 @@ struct IncidentArrays {
                 AS u(id, service, component, incident, has_incident, kind, title, state, peak_level, opened_at,
                     last_event_at, resolved_at, failed_at, ended_at, recovery_ms, event_count, actions, first_seq,
                     last_seq, span_class)
-            ON CONFLICT (id) DO UPDATE SET peak_level = EXCLUDED.peak_level, last_event_at = EXCLUDED.last_event_at,
-                resolved_at = EXCLUDED.resolved_at, failed_at = EXCLUDED.failed_at, ended_at = EXCLUDED.ended_at,
-                recovery_ms = EXCLUDED.recovery_ms, event_count = EXCLUDED.event_count, actions = EXCLUDED.actions,
-                last_seq = EXCLUDED.last_seq, state = EXCLUDED.state, span_class = EXCLUDED.span_class
+            """
+    }
+
+    /// One UPDATE of the incidents the batch changed: the columns an event can change.
+    var update: PostgresQuery {
+        let null = FleetProjectionWriter.nullMarker
+        return """
+            UPDATE fleet_incidents AS f SET peak_level = u.peak_level, last_event_at = u.last_event_at,
+                resolved_at = NULLIF(u.resolved_at, \(null)), failed_at = NULLIF(u.failed_at, \(null)),
+                ended_at = NULLIF(u.ended_at, \(null)), recovery_ms = NULLIF(u.recovery_ms, \(null)),
+                event_count = u.event_count, actions = u.actions, last_seq = u.last_seq, state = u.state,
+                span_class = u.span_class
+            FROM unnest(\(ids)::bigint[], \(levels)::bigint[], \(lastEventAt)::bigint[], \(resolvedAt)::bigint[],
+                \(failedAt)::bigint[], \(endedAt)::bigint[], \(recoveryMs)::bigint[], \(eventCounts)::bigint[],
+                \(actions)::text[], \(lastSeqs)::bigint[], \(states)::text[], \(spanClasses)::bigint[])
+                AS u(id, peak_level, last_event_at, resolved_at, failed_at, ended_at, recovery_ms, event_count, actions,
+                    last_seq, state, span_class)
+            WHERE f.id = u.id
             """
     }
 }

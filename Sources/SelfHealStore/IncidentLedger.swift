@@ -113,6 +113,11 @@ package struct IncidentLedger: Sendable {
     /// The record in a slot the last batch touched.
     package func record(_ touch: Touch) -> IncidentRecord { slots[touch.slot] }
 
+    /// Whether applying an event of this key may ask the source: its active incident, if any, is not in the
+    /// working set, and the filter of the keys held only by the source may hold it. A source that answers over a
+    /// network fetches these keys together before a batch.
+    package func mayLookUp(_ key: IncidentKey) -> Bool { active[key] == nil && evicted.mayContain(key.hash) }
+
     /// The number of incidents the last batch opened.
     var openedCount: Int { touches.count { !$0.existed } }
 
