@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import SelfHealEvents
 import SelfHealFleet
 import SelfHealStore
@@ -156,6 +157,26 @@ struct CentralProjectorTests {
             try await log.waitCaughtUp()
             central.kill()
             try await expectEqualToLocal(log)
+        }
+    }
+
+    /// A working set of 50 incidents: the ledger evicts to the central store, prefetches and looks keys up there,
+    /// and rebuilds its filter from it, and the figures stay the local store's.
+    @Test func aSmallWorkingSetGivesTheSameFigures() async throws {
+        let url = try TestPostgresServer.shared().makeDatabase()
+        try await FleetTestLog.with(url: url) { log in
+            var stream = FleetTestStream(seed: 3, components: 400)
+            try await log.append(stream.take(6_000), hosts: hosts, batch: 250)
+            var options = CentralProjector.Options(url: try FleetStoreURL(url))
+            options.workingSetLimit = 50
+            options.batchSize = 100
+            options.stopWhenCaughtUp = true
+            let projector = CentralProjector(options, logger: Logger(label: "test"))
+            try await projector.run()
+            #expect(projector.eventsApplied == 6_000)
+            try await expectEqualToLocal(log)
+            let active = try await log.fleetRows().incidents.count { $0.endedAt == nil }
+            #expect(active > 100, "the working set never overflowed")
         }
     }
 }

@@ -17,9 +17,11 @@ struct FleetTestStream {
     private var random: SplitMix64
     private var clock: Int64 = 1_764_000_000_000
     private let byRole: [EventRole: [EventKind]]
+    private let components: UInt64
 
-    init(seed: UInt64) {
+    init(seed: UInt64, components: UInt64 = 6) {
         random = SplitMix64(seed: seed)
+        self.components = components
         byRole = Dictionary(grouping: EventKind.vocabulary, by: \.role)
     }
 
@@ -43,7 +45,7 @@ struct FleetTestStream {
         return Event(
             service: service,
             kind: kind,
-            component: "comp-\(random.next() % 6)",
+            component: "comp-\(random.next() % components)",
             timestamp: clock,
             level: random.next() % 7 == 0 ? .critical : nil,
             message: random.next() % 3 == 0 ? "attempt \(random.next() % 9)" : nil,
