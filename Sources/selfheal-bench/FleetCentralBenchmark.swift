@@ -53,6 +53,8 @@ enum FleetCentralBenchmark {
         )
         var rates: [Double] = []
         var cpuPer100k: [Double] = []
+        var serverCPUPer100k: [Double] = []
+        let postmaster = try await postmasterPID(connection, logger)
         for run in 1...runs {
             try await connection.query("DELETE FROM fleet_incidents", logger: logger)
             try await connection.query("DELETE FROM fleet_counters", logger: logger)
@@ -63,17 +65,23 @@ enum FleetCentralBenchmark {
             options.stopWhenCaughtUp = true
             let projector = CentralProjector(options, logger: logger)
             let cpuBefore = processCPU()
+            let serverBefore = postmaster.map(reapedCPU)
             let seconds = try await Bench.seconds { try await projector.run() }
             let cpu = processCPU() - cpuBefore
+            // The projector's backends have exited once their connections closed: the postmaster reaps them.
+            try await Task.sleep(for: .milliseconds(300))
+            let serverCPU = serverBefore.flatMap { before in postmaster.map { reapedCPU($0) - before } }
             guard projector.eventsApplied == Int64(total) else {
                 throw BenchError("the projector applied \(projector.eventsApplied) events, not \(total)")
             }
             let rate = Double(total) / seconds
             rates.append(rate)
             cpuPer100k.append(cpu / Double(total) * 100_000)
+            if let serverCPU { serverCPUPer100k.append(serverCPU / Double(total) * 100_000) }
             say(
                 "run \(run): \(Bench.grouped(rate)) events/s (\(String(format: "%.2f", seconds)) s), "
                     + "selfheal's CPU \(String(format: "%.2f", cpu)) s"
+                    + (serverCPU.map { ", PostgreSQL's backends' CPU \(String(format: "%.2f", $0)) s" } ?? "")
             )
         }
         let counts = try await connection.query(
@@ -84,11 +92,39 @@ enum FleetCentralBenchmark {
             say("projections: \(Bench.grouped(Double(incidents))) incidents, \(counters) counters rows")
         }
         try await connection.close()
+        let serverNote =
+            serverCPUPer100k.isEmpty
+            ? " (PostgreSQL's CPU not measured: its server is not on this machine)"
+            : String(format: ", PostgreSQL's backends' %.3f s", Bench.median(serverCPUPer100k))
         say(
-            "median: \(Bench.grouped(Bench.median(rates))) events/s; selfheal's CPU "
-                + String(format: "%.3f s per 100,000 events", Bench.median(cpuPer100k))
-                + " (PostgreSQL's own CPU is in its server process, not counted)"
+            "median: \(Bench.grouped(Bench.median(rates))) events/s; CPU per 100,000 events: selfheal's "
+                + String(format: "%.3f s", Bench.median(cpuPer100k)) + serverNote
         )
+    }
+
+    /// The PostgreSQL server's postmaster, when it runs on this machine: the parent of this connection's backend.
+    static func postmasterPID(_ connection: PostgresConnection, _ logger: Logger) async throws -> Int32? {
+        var backend: Int32 = 0
+        for try await pid in try await connection.query("SELECT pg_backend_pid()", logger: logger).decode(Int32.self) {
+            backend = pid
+        }
+        guard let status = try? String(contentsOfFile: "/proc/\(backend)/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("PPid:") }),
+            let parent = Int32(line.dropFirst(5).trimmingCharacters(in: .whitespaces))
+        else { return nil }
+        return parent
+    }
+
+    /// The CPU time of a process's reaped children (/proc/PID/stat cutime + cstime), seconds: for the postmaster,
+    /// that of every backend that has exited.
+    static func reapedCPU(_ pid: Int32) -> Double {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let end = stat.lastIndex(of: ")")
+        else { return 0 }
+        // Fields after the command: state is field 3; cutime and cstime are fields 16 and 17.
+        let fields = stat[stat.index(after: end)...].split(separator: " ")
+        guard fields.count > 14, let user = Double(fields[13]), let system = Double(fields[14]) else { return 0 }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
     /// The process's user + system CPU time, seconds.
