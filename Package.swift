@@ -174,6 +174,9 @@ let package = Package(
                 "SelfHealHTTP",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRDB", package: "GRDB.swift"),
+                // The fleet's benchmarks (fleet central).
+                "SelfHealFleet", .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         // Build tool: embeds schema/*.sql and reports/*.mustache as Swift string literals, so those files stay the

@@ -82,8 +82,11 @@ struct StoreOptions: ParsableArguments {
     var storeOption: String?
 
     /// The central store's URL as given, when one is.
-    var url: String? {
-        if let storeOption { return storeOption }
+    var url: String? { Self.resolve(storeOption) }
+
+    /// A `--store` as given, else `SELFHEAL_STORE` when set and not empty.
+    static func resolve(_ option: String?) -> String? {
+        if let option { return option }
         guard let text = ProcessInfo.processInfo.environment["SELFHEAL_STORE"], !text.isEmpty else { return nil }
         return text
     }

@@ -129,7 +129,7 @@ extension FleetReader {
             while true {
                 var sql = SQLBuilder(
                     """
-                    SELECT \(unescaped: Self.incidentColumns) FROM fleet_incidents
+                    SELECT \(unescaped: FleetRows.incidentColumns) FROM fleet_incidents
                     WHERE opened_at < \(filter.until)
                         AND (opened_at >= \(bounds[2]) AND (span_class = 0 AND opened_at >= \(bounds[0])
                                 OR span_class = 1 AND opened_at >= \(bounds[1]) OR span_class = 2)
@@ -147,7 +147,7 @@ extension FleetReader {
                 sql.add(" ORDER BY opened_at, id LIMIT ", Int64(pageSize))
                 let rows = try session.query(sql.query)
                 for row in rows {
-                    let incident = try Self.incidentRecord(row).shown(asOf: filter.asOf, quietPeriod: quietPeriod)
+                    let incident = try FleetRows.incident(row).shown(asOf: filter.asOf, quietPeriod: quietPeriod)
                     after = (incident.openedAt, incident.id)
                     if let state = filter.state, incident.state != state { continue }
                     try body(incident)
@@ -161,10 +161,10 @@ extension FleetReader {
     public func incident(id: Int64, asOf: Int64) throws(StoreError) -> Incident? {
         try read("cannot read incident \(id)") { session in
             let rows = try session.query(
-                "SELECT \(unescaped: Self.incidentColumns) FROM fleet_incidents WHERE id = \(id)"
+                "SELECT \(unescaped: FleetRows.incidentColumns) FROM fleet_incidents WHERE id = \(id)"
             )
             guard let row = rows.first else { return nil }
-            return try Self.incidentRecord(row).shown(asOf: asOf, quietPeriod: try Self.quietPeriod(session))
+            return try FleetRows.incident(row).shown(asOf: asOf, quietPeriod: try Self.quietPeriod(session))
         }
     }
 
@@ -198,12 +198,12 @@ extension FleetReader {
             while true {
                 let rows = try session.query(
                     """
-                    SELECT \(unescaped: Self.incidentColumns) FROM fleet_incidents WHERE id > \(after)
+                    SELECT \(unescaped: FleetRows.incidentColumns) FROM fleet_incidents WHERE id > \(after)
                     ORDER BY id LIMIT \(Int64(pageSize))
                     """
                 )
                 for row in rows {
-                    let incident = try Self.incidentRecord(row).shown(asOf: asOf, quietPeriod: quietPeriod)
+                    let incident = try FleetRows.incident(row).shown(asOf: asOf, quietPeriod: quietPeriod)
                     after = incident.id
                     incidents.append(incident)
                 }
@@ -248,86 +248,16 @@ extension FleetReader {
             ?? QuietPeriod.defaultMilliseconds
     }
 
-    /// The columns ``storedEvent(_:)`` decodes, in its order.
-    static let eventColumns = """
-        fleet_seq, host_id, ts, received_at, service, component, kind, level, message, incident, event_id, attrs, \
-        peer_uid, peer_pid
-        """
+    /// The columns ``storedEvent(_:)`` decodes.
+    static let eventColumns = FleetRows.allColumns
 
-    /// An event of the central log: its seq is its `fleet_seq`, its host the host that forwarded it.
+    /// An event of the central log as a read shows it: its seq is its `fleet_seq`, its host the host that
+    /// forwarded it.
     static func storedEvent(_ row: PostgresRow) throws -> StoredEvent {
-        let cells = row.makeRandomAccess()
-        let seq = try cells[0].decode(Int64.self)
-        let kindName = try cells[6].decode(String.self)
-        let levelName = try cells[7].decode(String.self)
-        guard let kind = EventKind(name: kindName) else {
-            throw StoreError("fleet event \(seq) has unknown kind \(kindName)")
-        }
-        guard let level = EventLevel(name: levelName) else {
-            throw StoreError("fleet event \(seq) has unknown level \(levelName)")
-        }
-        let timestamp = try cells[2].decode(Int64.self)
-        let event = Event(
-            service: try cells[4].decode(String.self),
-            kind: kind,
-            component: try cells[5].decode(String.self),
-            timestamp: timestamp,
-            level: level,
-            message: try cells[8].decode(String?.self),
-            incident: try cells[9].decode(String?.self),
-            id: try cells[10].decode(String?.self),
-            attributesJSON: try cells[11].decode(String?.self)
-        )
-        var peer: Peer?
-        if let uid = try cells[12].decode(Int64?.self), let pid = try cells[13].decode(Int64?.self) {
-            peer = Peer(uid: UInt32(truncatingIfNeeded: uid), pid: Int32(truncatingIfNeeded: pid))
-        }
-        return StoredEvent(
-            seq: seq,
-            timestamp: timestamp,
-            receivedAt: try cells[3].decode(Int64.self),
-            event: event,
-            peer: peer,
-            host: try cells[1].decode(String.self)
-        )
-    }
-
-    /// The columns ``incidentRecord(_:)`` decodes, in its order.
-    static let incidentColumns = """
-        id, service, component, incident, kind, title, state, peak_level::bigint, opened_at, last_event_at, \
-        resolved_at, failed_at, ended_at, event_count, actions, first_seq, last_seq
-        """
-
-    /// A row of `fleet_incidents` as the local store's record of it.
-    static func incidentRecord(_ row: PostgresRow) throws -> IncidentRecord {
-        let cells = row.makeRandomAccess()
-        let id = try cells[0].decode(Int64.self)
-        let stateName = try cells[6].decode(String.self)
-        guard let state = IncidentState(rawValue: stateName) else {
-            throw StoreError("fleet incident \(id) has an unknown state \(stateName)")
-        }
-        guard let level = EventLevel(rawValue: Int(try cells[7].decode(Int64.self))) else {
-            throw StoreError("fleet incident \(id) has an unknown level")
-        }
-        return IncidentRecord(
-            id: id,
-            service: try cells[1].decode(String.self),
-            component: try cells[2].decode(String.self),
-            incident: try cells[3].decode(String?.self),
-            kind: try cells[4].decode(String.self),
-            title: try cells[5].decode(String.self),
-            state: state,
-            peakLevel: level,
-            openedAt: try cells[8].decode(Int64.self),
-            lastEventAt: try cells[9].decode(Int64.self),
-            resolvedAt: try cells[10].decode(Int64?.self),
-            failedAt: try cells[11].decode(Int64?.self),
-            endedAt: try cells[12].decode(Int64?.self),
-            eventCount: try cells[13].decode(Int64.self),
-            actions: try cells[14].decode(String.self),
-            firstSeq: try cells[15].decode(Int64.self),
-            lastSeq: try cells[16].decode(Int64.self)
-        )
+        var decoder = FleetRows.ProjectionDecoder()
+        var (fleetSeq, event) = try FleetRows.fullEvent(row, decoder: &decoder)
+        event.seq = fleetSeq
+        return event
     }
 }
 

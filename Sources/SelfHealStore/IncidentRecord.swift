@@ -2,28 +2,28 @@ import SelfHealEvents
 
 /// An incident as the store holds it, while the rules work on it (``Incident`` is what a read shows).
 package struct IncidentRecord: Equatable, Sendable {
-    var id: Int64
-    var key: IncidentKey
-    var component: String
-    var kind: String
-    var title: String
+    package var id: Int64
+    package var key: IncidentKey
+    package var component: String
+    package var kind: String
+    package var title: String
     /// As the store holds it: `open` or `failed` while active; `expired`, `resolved` or `failed` once ended.
-    var state: IncidentState
-    var peakLevel: EventLevel
-    var openedAt: Int64
+    package var state: IncidentState
+    package var peakLevel: EventLevel
+    package var openedAt: Int64
     /// The greatest ts of its events.
-    var lastEventAt: Int64
-    var resolvedAt: Int64?
-    var failedAt: Int64?
+    package var lastEventAt: Int64
+    package var resolvedAt: Int64?
+    package var failedAt: Int64?
     /// When the store ended it: the recover event's ts, or `lastEventAt + Q` when a later event found it
     /// quiet; nil while active.
-    var endedAt: Int64?
-    var eventCount: Int64
-    var actions: ActionSet
-    var firstSeq: Int64
-    var lastSeq: Int64
+    package var endedAt: Int64?
+    package var eventCount: Int64
+    package var actions: ActionSet
+    package var firstSeq: Int64
+    package var lastSeq: Int64
 
-    var recoveryMs: Int64? { resolvedAt.map { max(0, $0 - openedAt) } }
+    package var recoveryMs: Int64? { resolvedAt.map { max(0, $0 - openedAt) } }
 
     /// Whether the store holds it active (its key's current incident).
     var isActive: Bool { endedAt == nil }
@@ -33,7 +33,7 @@ package struct IncidentRecord: Equatable, Sendable {
 
     /// The `span_class` column: how long it lasted until the store ended it, 0 at most a minute, 1 at most an
     /// hour, 2 at most a day, 3 longer or not ended.
-    var spanClass: Int64 {
+    package var spanClass: Int64 {
         guard let endedAt else { return 3 }
         let span = endedAt - openedAt
         return Int64(Self.spanBounds.firstIndex { span <= $0 } ?? 3)
@@ -127,13 +127,11 @@ package struct IncidentRecord: Equatable, Sendable {
 }
 
 extension IncidentRecord {
-    /// A record from the columns of an incidents row (local or central; `actions` as the column holds it, a
-    /// JSON array of names).
-    package init(
+    /// A record with every column given (the central store reads its rows with this).
+    package static func columns(
         id: Int64,
-        service: String,
+        key: IncidentKey,
         component: String,
-        incident: String?,
         kind: String,
         title: String,
         state: IncidentState,
@@ -144,15 +142,13 @@ extension IncidentRecord {
         failedAt: Int64?,
         endedAt: Int64?,
         eventCount: Int64,
-        actions: String,
+        actions: ActionSet,
         firstSeq: Int64,
         lastSeq: Int64
-    ) {
-        let actions =
-            ActionSet.byJSON[actions] ?? Array(actions.utf8).withUnsafeBufferPointer(IncidentColumns.actionSet)
-        self.init(
+    ) -> IncidentRecord {
+        IncidentRecord(
             id: id,
-            key: IncidentKey(service: service, name: incident ?? component, byIncident: incident != nil),
+            key: key,
             component: component,
             kind: kind,
             title: title,

@@ -13,6 +13,7 @@ let benchmarks: [String: ([String]) async throws -> Void] = [
     "projections": ProjectionBenchmark.run,
     "chain": ChainBenchmark.run,
     "overload": OverloadBenchmark.run,
+    "fleet": FleetCentralBenchmark.run,
 ]
 
 let arguments = Array(CommandLine.arguments.dropFirst())
