@@ -161,6 +161,10 @@ let package = Package(
                 "SelfHealFleet",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                // central --http: the projector beside the HTTP API in one ServiceGroup.
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
         .executableTarget(name: "selfheal", dependencies: ["SelfHealCLI"]),

@@ -32,12 +32,18 @@ struct CentralCommand: AsyncParsableCommand {
             Migrates the central store's schema, then applies the rules of SPEC section 5 to the events the \
             hosts forwarded (serve --forward), in fleet_seq order, into the fleet's incidents and counters, in \
             the same transactions as its cursor. Several may run: the one holding the projector's advisory lock \
-            applies, the others wait and take over within seconds when it stops. Runs until killed; logs one \
-            line when it starts applying, takes over, or loses and finds the store again.
+            applies, the others wait and take over within seconds when it stops. Logs one line when it starts \
+            applying, takes over, or loses and finds the store again.
+
+            --http serves the HTTP API and the dashboard of SPEC section 9 over the fleet (reads only: events \
+            reach the fleet through the hosts' daemons); SIGTERM or SIGINT then stop it after the batch it is \
+            writing.
 
             Examples:
               selfheal central --store postgresql://selfheal@db.internal:5432/fleet
               SELFHEAL_STORE=postgresql://selfheal@localhost/fleet selfheal central --quiet-period 2h
+              selfheal central --store postgresql://selfheal@db.internal/fleet --http 0.0.0.0:8470 \\
+                --http-token-file /etc/selfheal/tokens
             """
     )
 
@@ -51,6 +57,11 @@ struct CentralCommand: AsyncParsableCommand {
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
+
+    @OptionGroup var http: HTTPOptions
+
+    @Option(help: "A file to write the HTTP API's bound address into while it listens (with --http).")
+    var httpAddressFile: String?
 
     func validate() throws {
         if let quietPeriod { _ = try parseQuietPeriod(quietPeriod) }
@@ -67,7 +78,18 @@ struct CentralCommand: AsyncParsableCommand {
             try await CentralProjector.prepare(url, quietPeriod: try quietPeriod.map(parseQuietPeriod), logger: logger)
             var options = CentralProjector.Options(url: url)
             options.batchSize = batchSize
-            try await CentralProjector(options, logger: logger).run()
+            let projector = CentralProjector(options, logger: logger)
+            if let settings = try http.configuration() {
+                try await CentralHTTP.run(
+                    projector: projector,
+                    url: url,
+                    settings: settings,
+                    addressFile: httpAddressFile,
+                    logger: logger
+                )
+            } else {
+                try await projector.run()
+            }
         }
     }
 }

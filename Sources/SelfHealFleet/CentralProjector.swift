@@ -43,6 +43,7 @@ public final class CentralProjector: Sendable {
     let options: Options
     let logger: Logger
     private let applied = Atomic<Int64>(0)
+    private let stopping = Atomic<Bool>(false)
 
     /// A projector; ``run()`` starts it.
     public init(_ options: Options, logger: Logger) {
@@ -52,6 +53,11 @@ public final class CentralProjector: Sendable {
 
     /// Events this process applied so far.
     public var eventsApplied: Int64 { applied.load(ordering: .relaxed) }
+
+    /// Asks ``run()`` to return after the batch it is writing (a graceful shutdown).
+    public func stop() { stopping.store(true, ordering: .relaxed) }
+
+    private var isStopping: Bool { stopping.load(ordering: .relaxed) }
 
     /// Runs on a new thread until the store cannot be used for a reason a retry will not fix (or, with
     /// ``Options/stopWhenCaughtUp``, until caught up).
@@ -77,11 +83,12 @@ public final class CentralProjector: Sendable {
         while true {
             do {
                 let caughtUp = try session(reconnected: wentAway)
-                if caughtUp { return }
+                if caughtUp || isStopping { return }
             } catch let error as StoreError {
                 // The log itself is wrong (a row that does not decode, a gap): reconnecting would not fix it.
                 throw error
             } catch {
+                if isStopping { return }
                 if !wentAway {
                     logger.warning("the central store went away: \(FleetDatabase.describe(error))")
                     wentAway = true
@@ -93,7 +100,8 @@ public final class CentralProjector: Sendable {
         }
     }
 
-    /// One pair of sessions (the lock's and the work's): returns true when caught up with ``Options/stopWhenCaughtUp``.
+    /// One pair of sessions (the lock's and the work's): returns true when caught up with
+    /// ``Options/stopWhenCaughtUp``, or asked to stop.
     private func session(reconnected: Bool) throws -> Bool {
         let lockConnection = try Self.connect(options.url, logger: logger)
         defer { _ = try? lockConnection.close().wait() }
@@ -102,6 +110,7 @@ public final class CentralProjector: Sendable {
         if reconnected { logger.notice("the central store is back") }
         var waited = false
         while try !Self.tryLock(lockConnection, logger: logger) {
+            if isStopping { return true }
             if !waited { logger.notice("another central applies the fleet log: waiting to take over") }
             waited = true
             Thread.sleep(forTimeInterval: Self.seconds(options.lockPoll))
@@ -119,7 +128,7 @@ public final class CentralProjector: Sendable {
         let reader = try Self.connect(options.url, logger: logger)
         defer { _ = try? reader.close().wait() }
         var next = fetch(reader, after: ledger.lastSeq)
-        while true {
+        while !isStopping {
             // The lock's session gone means another process may take over: stop writing at once.
             if lockConnection.isClosed { throw LockLost() }
             let events = try next.wait()
@@ -142,6 +151,8 @@ public final class CentralProjector: Sendable {
             try FleetProjectionWriter.write(ledger, after: previous, connection, logger: logger)
             applied.wrappingAdd(Int64(events.count), ordering: .relaxed)
         }
+        _ = try? next.wait()
+        return true
     }
 
     /// The batch of events after `fleetSeq`, decoded on the connection's event loop.

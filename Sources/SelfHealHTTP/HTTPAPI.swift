@@ -123,6 +123,16 @@ public final class HTTPAPI: CommitObserver {
         changes.note(report)
     }
 
+    /// Changes that another process made to the store read (the central projector's, for `central --http`):
+    /// the stream publishes them as it does a commit's, with no commit counted in the metrics.
+    public func observed(lastSeq: Int64, changedIncidents: [Int64]) {
+        health.succeeded()
+        metrics.lastSeq.record(lastSeq)
+        changes.note(
+            CommitReport(duration: .zero, events: 0, counts: [:], lastSeq: lastSeq, changedIncidents: changedIncidents)
+        )
+    }
+
     public func commitFailed(_ message: String, duration: Duration) {
         health.failed(message)
         metrics.commitFailures.increment()

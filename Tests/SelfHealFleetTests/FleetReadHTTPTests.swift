@@ -96,7 +96,7 @@ enum FleetReadAPI {
     }
 
     /// The port the server wrote into its address file once listening (at most 30 s).
-    private static func port(_ addressFile: String) async throws -> Int {
+    static func port(_ addressFile: String) async throws -> Int {
         for _ in 0..<3_000 {
             if let text = try? String(contentsOfFile: addressFile, encoding: .utf8),
                 let port = text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ":").last
@@ -109,8 +109,8 @@ enum FleetReadAPI {
         throw FixtureError("the HTTP API did not write \(addressFile)")
     }
 
-    /// `GET path` with `Connection: close`: the status and the body (chunks joined).
-    static func get(_ path: String, port: Int) throws -> (status: Int, body: String) {
+    /// `GET path` (or another method, with an empty body) with `Connection: close`: the status and the body (chunks joined).
+    static func get(_ path: String, port: Int, method: String = "GET") throws -> (status: Int, body: String) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw FixtureError("socket() failed") }
         defer { close(fd) }
@@ -126,7 +126,9 @@ enum FleetReadAPI {
             }
         }
         guard connected == 0 else { throw FixtureError("cannot connect to 127.0.0.1:\(port)") }
-        let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)
+        let request = Array(
+            "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".utf8
+        )
         guard send(fd, request, request.count, 0) == request.count else { throw FixtureError("send failed") }
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65_536)
