@@ -162,6 +162,10 @@ let package = Package(
                 "SelfHealFleet",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                // central --http: the projector beside the HTTP API in one ServiceGroup.
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
         .executableTarget(name: "selfheal", dependencies: ["SelfHealCLI"]),
@@ -175,9 +179,9 @@ let package = Package(
                 "SelfHealHTTP",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRDB", package: "GRDB.swift"),
-                // selfheal-bench fleet forward.
-                "SelfHealFleet",
-                .product(name: "PostgresNIO", package: "postgres-nio"),
+                // The fleet's benchmarks (fleet central, fleet forward).
+                "SelfHealFleet", .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         // Build tool: embeds schema/*.sql and reports/*.mustache as Swift string literals, so those files stay the
@@ -254,6 +258,12 @@ let package = Package(
                 "SelfHealEvents", "SelfHealStore", "SelfHealFleet", "selfheal",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                // The fleet reads' tests copy a local store's projections into the central tables, and serve the HTTP
+                // API over the fleet.
+                .product(name: "GRDB", package: "GRDB.swift"),
+                "SelfHealHTTP",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .testTarget(

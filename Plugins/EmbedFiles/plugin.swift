@@ -3,8 +3,9 @@ import PackagePlugin
 
 /// Embeds files of the package into a target as Swift string literals, so the executable has them wherever it
 /// runs and the files stay their single source: `schema/*.sql` into SelfHealStore (`SchemaSQL`, the
-/// migrations), `reports/*.mustache` into SelfHealReports (`DefaultTemplates`), `schema/postgresql/*.sql` into SelfHealFleet (`FleetSchemaSQL`) and the dashboard's
-/// `dashboard/*.{html,css,js}` into SelfHealHTTP (`DashboardFiles`).
+/// migrations), `schema/postgresql/*.sql` into SelfHealFleet (`FleetSchemaSQL`, the central store's),
+/// `reports/*.mustache` into SelfHealReports (`DefaultTemplates`) and the dashboard's `dashboard/*.{html,css,js}`
+/// into SelfHealHTTP (`DashboardFiles`).
 @main
 struct EmbedFiles: BuildToolPlugin {
     /// What each target embeds: a folder of the package, the files' extensions, the generated enum's name.

@@ -11,7 +11,8 @@ struct AlertsCommand: AsyncParsableCommand {
         discussion: """
             Looks at the incidents whose life overlaps [since, until). Subjects: [AUTO-RESOLVED] ... - System \
             Self-Healed, [FAILURE] ... - Manual Intervention Required, [OPEN] ..., [RECOVERED] ...; the mails of \
-            one incident make one thread. DIR/alerts-sent.tsv remembers what was written and sent: a rerun over \
+            one incident make one thread. DIR/alerts-sent.tsv (DIR/alerts-sent-fleet.tsv with --store: the fleet's \
+            incidents have their own ids) remembers what was written and sent: a rerun over \
             the same range writes nothing new, a later FAILURE of an incident alerted OPEN is a new mail, and \
             --send sends what an earlier run wrote without sending. Prints each .eml path.
 
@@ -23,14 +24,15 @@ struct AlertsCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var location: LocationOptions
+    @OptionGroup var store: StoreOptions
     @OptionGroup var range: RangeOptions
     @OptionGroup var mail: MailOptions
 
     func run() async throws {
         try await reportingErrors {
             let (since, until, asOf) = try range.range()
-            let store = try location.openStore()
-            let incidents = try ReportInput.incidents(store, since: since, until: until, asOf: asOf)
+            let reader = try store.open(location)
+            let incidents = try ReportInput.incidents(reader, since: since, until: until, asOf: asOf)
             let run = AlertRun(
                 templates: try mail.loadTemplates(),
                 mail: mail.settings,
@@ -39,7 +41,9 @@ struct AlertsCommand: AsyncParsableCommand {
                 sendmail: try mail.sendmailProgram()
             )
             var ledger = try AlertLedger(
-                path: (location.dataDirectory as NSString).appendingPathComponent("alerts-sent.tsv")
+                path: (location.dataDirectory as NSString).appendingPathComponent(
+                    store.isFleet ? "alerts-sent-fleet.tsv" : "alerts-sent.tsv"
+                )
             )
             let outputs = try run.run(incidents: incidents, ledger: &ledger, now: asOf)
             for output in outputs { print(output.path) }

@@ -18,6 +18,7 @@ struct EventsCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var location: LocationOptions
+    @OptionGroup var store: StoreOptions
     @OptionGroup var range: RangeOptions
     @Option(help: "Only this service.") var service: String?
     @Option(help: "Only this kind.") var kind: String?
@@ -26,23 +27,30 @@ struct EventsCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             let (since, until, _) = try range.range()
-            let store = try location.openStore()
+            let reader = try store.open(location)
             let filter = EventFilter(since: since, until: until, service: service, kind: kind)
             var output = OutputStream()
             switch format {
             case .json, .ndjson:
                 try output.jsonRecords(ndjson: format == .ndjson) { emit in
-                    try store.forEachEvent(filter) { emit($0.json) }
+                    try reader.forEachEvent(filter) { emit($0.json) }
                 }
             case .table:
                 let time = LocalTime(zone: try range.zone())
-                var table = Table("SEQ", "TS", "SERVICE", "COMPONENT", "KIND", "LEVEL", "MESSAGE")
-                try store.forEachEvent(filter) { stored in
+                // Over the fleet, each event's host after its seq.
+                let fleet = store.isFleet
+                var table =
+                    fleet
+                    ? Table("SEQ", "HOST", "TS", "SERVICE", "COMPONENT", "KIND", "LEVEL", "MESSAGE")
+                    : Table("SEQ", "TS", "SERVICE", "COMPONENT", "KIND", "LEVEL", "MESSAGE")
+                try reader.forEachEvent(filter) { stored in
                     let event = stored.event
-                    table.add([
-                        String(stored.seq), time.format(stored.timestamp), event.service, event.component.clipped(32),
-                        event.kind.name, event.effectiveLevel.name, (event.message ?? "").clipped(60),
-                    ])
+                    table.add(
+                        [String(stored.seq)] + (fleet ? [(stored.host ?? "").clipped(24)] : []) + [
+                            time.format(stored.timestamp), event.service, event.component.clipped(32),
+                            event.kind.name, event.effectiveLevel.name, (event.message ?? "").clipped(60),
+                        ]
+                    )
                 }
                 if table.rows.isEmpty {
                     output.line("no events in this range")

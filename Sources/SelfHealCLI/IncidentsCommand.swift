@@ -25,6 +25,7 @@ struct IncidentsCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var location: LocationOptions
+    @OptionGroup var store: StoreOptions
     @OptionGroup var range: RangeOptions
     @Option(help: "Only this service.") var service: String?
     @Option(help: "Only incidents in this state (as of --as-of): open, resolved, failed or expired.")
@@ -36,7 +37,7 @@ struct IncidentsCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             let (since, until, asOf) = try range.range()
-            let store = try location.openStore()
+            let reader = try store.open(location)
             let filter = IncidentFilter(
                 since: since,
                 until: until,
@@ -49,7 +50,7 @@ struct IncidentsCommand: AsyncParsableCommand {
             switch format {
             case .json, .ndjson:
                 try output.jsonRecords(ndjson: format == .ndjson) { emit in
-                    try store.forEachIncident(filter) { emit($0.json) }
+                    try reader.forEachIncident(filter) { emit($0.json) }
                 }
             case .table:
                 let time = LocalTime(zone: try range.zone())
@@ -65,7 +66,7 @@ struct IncidentsCommand: AsyncParsableCommand {
                     "ACTIONS",
                     "TITLE"
                 )
-                try store.forEachIncident(filter) { incident in
+                try reader.forEachIncident(filter) { incident in
                     table.add([
                         String(incident.id), time.format(incident.openedAt), incident.state.rawValue,
                         incident.peakLevel.name, incident.service,

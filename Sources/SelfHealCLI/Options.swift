@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SelfHealEvents
+import SelfHealFleet
 import SelfHealServer
 import SelfHealStore
 
@@ -66,6 +67,41 @@ struct LocationOptions: ParsableArguments {
             throw CLIError(error.message)
         } catch {
             throw CLIError("\(error)")
+        }
+    }
+}
+
+/// `--store postgresql://...` of the read commands (env `SELFHEAL_STORE`): the fleet's central store instead of
+/// the data directory (SPEC section 10).
+struct StoreOptions: ParsableArguments {
+    @Option(
+        name: .customLong("store"),
+        help:
+            "Read the fleet's central store instead of the data directory: postgresql://USER@HOST:PORT/DB (env SELFHEAL_STORE)."
+    )
+    var storeOption: String?
+
+    /// The central store's URL as given, when one is.
+    var url: String? { Self.resolve(storeOption) }
+
+    /// A `--store` as given, else `SELFHEAL_STORE` when set and not empty.
+    static func resolve(_ option: String?) -> String? {
+        if let option { return option }
+        guard let text = ProcessInfo.processInfo.environment["SELFHEAL_STORE"], !text.isEmpty else { return nil }
+        return text
+    }
+
+    /// Whether the reads go to the fleet.
+    var isFleet: Bool { url != nil }
+
+    /// The store the read commands read: the fleet's when `--store` (or SELFHEAL_STORE) names one, else the data
+    /// directory's (``LocationOptions/openStore()``). The one place the command line opens a store to read.
+    func open(_ location: LocationOptions) throws(CLIError) -> any StoreReader {
+        guard let url else { return try location.openStore() }
+        do {
+            return try FleetReader(try FleetStoreURL(url))
+        } catch {
+            throw CLIError(error.message)
         }
     }
 }

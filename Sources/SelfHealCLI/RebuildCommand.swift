@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import Logging
+import SelfHealFleet
 import SelfHealServer
 import SelfHealStore
 
@@ -76,31 +78,82 @@ struct VerifyCommand: AsyncParsableCommand {
               selfheal verify
               selfheal verify --data-dir /var/lib/selfheal
               selfheal verify --head
+              selfheal verify --store postgresql://selfheal@db.internal:5432/fleet
+
+            With --store (env SELFHEAL_STORE) it checks the fleet's central store instead: fleet_seq gapless \
+            from 1 to the head, each host's seqs gapless up to its cursor, each host's links recomputed from \
+            the rows, and the fleet's incidents and counters equal to a replay of the log up to the \
+            projector's cursor.
             """
     )
 
     @OptionGroup var location: LocationOptions
+
+    @OptionGroup var store: CentralStoreOption
 
     @Flag(help: "Print only the head of the hash chain (seq and SHA-256), without checking.")
     var head = false
 
     func run() async throws {
         try await reportingErrors {
+            if self.store.text != nil {
+                guard !head else { throw CLIError("--head reads a local store's chain: not with --store") }
+                try await verifyFleet()
+                return
+            }
             let store = try location.openStore()
             if head {
                 print(try store.chainHead()?.description ?? "seq 0 (the log is empty)")
                 return
             }
             let report = try store.verify()
+            try printReport(
+                report,
+                log: "log: \(report.events) events, seq 1 to \(report.events) without gaps, every row decodes",
+                differs: "the log differs from seq",
+                repair: "'selfheal rebuild' repairs the projections"
+            )
+        }
+    }
+
+    /// `verify --store`: the fleet's central store.
+    private func verifyFleet() async throws {
+        var logger = Logger(label: "selfheal.verify") { label in StreamLogHandler.standardError(label: label) }
+        logger.logLevel = .warning
+        let fleet = try await FleetVerifier.verify(try self.store.url(), logger: logger)
+        let report = fleet.report
+        let behind =
+            fleet.applied < fleet.head
+            ? ", as applied up to fleet_seq \(fleet.applied) (the projector is \(fleet.head - fleet.applied) behind)"
+            : ""
+        try printReport(
+            report,
+            log: "log: \(report.events) events from \(fleet.hosts) hosts, fleet_seq 1 to \(fleet.head) without gaps, "
+                + "every host's seqs without gaps, every row decodes",
+            replay: behind,
+            differs: "the fleet log differs from fleet_seq",
+            repair: "the fleet's projections differ from a replay of its log"
+        )
+    }
+
+    /// Prints a report as local verify does; exits 1 when it found anything.
+    private func printReport(
+        _ report: VerifyReport,
+        log: String,
+        replay: String = "",
+        differs: String,
+        repair: String
+    ) throws {
+        do {
             if report.logProblems.isEmpty {
-                print("log: \(report.events) events, seq 1 to \(report.events) without gaps, every row decodes")
+                print(log)
             } else {
                 print("log: \(report.events) events, with problems:")
                 for problem in report.logProblems { print("  \(problem)") }
             }
             if report.projectionDifferences.isEmpty {
                 print(
-                    "projections: equal to a fresh replay (\(report.incidents) incidents, "
+                    "projections: equal to a fresh replay\(replay) (\(report.incidents) incidents, "
                         + "\(report.counterRows) counter rows)"
                 )
             } else {
@@ -111,8 +164,8 @@ struct VerifyCommand: AsyncParsableCommand {
             if report.unlisted > 0 { print("(\(report.unlisted) more problems not listed)") }
             if !report.isClean {
                 printError(
-                    report.chain.firstDifferingSeq.map { "verify found problems: the log differs from seq \($0)" }
-                        ?? "verify found problems: 'selfheal rebuild' repairs the projections"
+                    report.chain.firstDifferingSeq.map { "verify found problems: \(differs) \($0)" }
+                        ?? "verify found problems: \(repair)"
                 )
                 throw ExitCode.failure
             }

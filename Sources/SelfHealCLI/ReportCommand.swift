@@ -82,6 +82,7 @@ func deliver(_ report: Report, mail: MailOptions, location: LocationOptions) thr
 /// the report's files, and the mail with `--send`.
 func writeReport(
     location: LocationOptions,
+    store: StoreOptions,
     mail: MailOptions,
     tz: String?,
     asOf: String?,
@@ -96,8 +97,8 @@ func writeReport(
                 try TimeExpression(zone: zone, now: now).parse(text, option: "--as-of")
             } ?? now
         let period = try period(zone, generatedAt)
-        let store = try location.openStore()
-        let input = try ReportInput.load(from: store, period: period, generatedAt: generatedAt)
+        let reader = try store.open(location)
+        let input = try ReportInput.load(from: reader, period: period, generatedAt: generatedAt)
         try deliver(make(input), mail: mail, location: location)
     }
 }
@@ -115,6 +116,7 @@ struct DailyReportCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var location: LocationOptions
+    @OptionGroup var store: StoreOptions
     @Option(help: "The day: YYYY-MM-DD, today or yesterday.") var date: String = "yesterday"
     @Option(help: "Time zone of the day, e.g. Europe/Paris (default the system zone).") var tz: String?
     @Option(
@@ -125,7 +127,9 @@ struct DailyReportCommand: AsyncParsableCommand {
     @OptionGroup var mail: MailOptions
 
     func run() async throws {
-        try await writeReport(location: location, mail: mail, tz: tz, asOf: asOf, make: Report.daily) { zone, now in
+        try await writeReport(location: location, store: store, mail: mail, tz: tz, asOf: asOf, make: Report.daily) {
+            zone,
+            now in
             switch date {
             case "today": return .day(containing: now, zone: zone)
             case "yesterday": return ReportPeriod.day(containing: now, zone: zone).previous
@@ -155,6 +159,7 @@ struct WeeklyReportCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var location: LocationOptions
+    @OptionGroup var store: StoreOptions
     @Option(help: "The week: YYYY-Www, this or last.") var week: String = "last"
     @Option(help: "Time zone of the week, e.g. Europe/Paris (default the system zone).") var tz: String?
     @Option(
@@ -165,7 +170,9 @@ struct WeeklyReportCommand: AsyncParsableCommand {
     @OptionGroup var mail: MailOptions
 
     func run() async throws {
-        try await writeReport(location: location, mail: mail, tz: tz, asOf: asOf, make: Report.weekly) { zone, now in
+        try await writeReport(location: location, store: store, mail: mail, tz: tz, asOf: asOf, make: Report.weekly) {
+            zone,
+            now in
             switch week {
             case "this": return .week(containing: now, zone: zone)
             case "last": return ReportPeriod.week(containing: now, zone: zone).previous

@@ -21,6 +21,7 @@ public struct SelfHealCommand: AsyncParsableCommand {
             ServeCommand.self, EmitCommand.self, IngestCommand.self, EventsCommand.self, RejectsCommand.self,
             IncidentsCommand.self, StatsCommand.self, ReportCommand.self, AlertsCommand.self, RebuildCommand.self,
             VerifyCommand.self, DemoCommand.self,
+            CentralCommand.self,
             BackupCommand.self,
             StatusCommand.self,
         ]

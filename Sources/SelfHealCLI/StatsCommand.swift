@@ -29,6 +29,7 @@ struct StatsCommand: AsyncParsableCommand {
     )
 
     @OptionGroup var location: LocationOptions
+    @OptionGroup var store: StoreOptions
     @OptionGroup var range: RangeOptions
     @Option(help: "Only this service.") var service: String?
     @Option(help: "table, json or ndjson (the same object on one line).") var format: OutputFormat = .table
@@ -36,8 +37,8 @@ struct StatsCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             let (since, until, asOf) = try range.range()
-            let store = try location.openStore()
-            let stats = try store.stats(since: since, until: until, service: service, asOf: asOf)
+            let reader = try store.open(location)
+            let stats = try reader.stats(since: since, until: until, service: service, asOf: asOf)
             switch format {
             case .json, .ndjson:
                 print(stats.json)

@@ -75,14 +75,18 @@ public struct StoredEvent: Sendable, Equatable {
     public var event: Event
     /// Who sent it, when known.
     public var peer: Peer?
+    /// The host whose daemon stored it, for an event read from the fleet's central store (SPEC section 10); nil
+    /// for a local store's.
+    public var host: String?
 
     /// Creates a stored event.
-    public init(seq: Int64, timestamp: Int64, receivedAt: Int64, event: Event, peer: Peer?) {
+    public init(seq: Int64, timestamp: Int64, receivedAt: Int64, event: Event, peer: Peer?, host: String? = nil) {
         self.seq = seq
         self.timestamp = timestamp
         self.receivedAt = receivedAt
         self.event = event
         self.peer = peer
+        self.host = host
     }
 }
 

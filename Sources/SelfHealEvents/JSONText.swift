@@ -143,6 +143,7 @@ extension StoredEvent {
     public var json: String {
         var json = JSONText()
         json.number("seq", seq)
+        json.string("host", ifPresent: host)
         json.string("ts", Timestamp.formatRFC3339(timestamp))
         json.string("received_at", Timestamp.formatRFC3339(receivedAt))
         json.string("service", event.service)

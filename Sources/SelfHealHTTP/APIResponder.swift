@@ -132,6 +132,9 @@ struct APIResponder: HTTPResponder {
     }
 
     private func ingest(_ request: Request) async throws -> Response {
+        if let refusal = configuration.ingestRefusal {
+            throw APIError(.methodNotAllowed, refusal, headers: [.allow: "GET"])
+        }
         guard !configuration.tokens.isEmpty else {
             throw APIError(
                 .forbidden,

@@ -26,7 +26,7 @@ public final class HTTPAPI: CommitObserver {
     /// Prepares the HTTP side; ``service`` runs it.
     /// - Parameters:
     ///   - configuration: where to listen, tokens, limits.
-    ///   - store: a store opened read-only beside the writer's.
+    ///   - store: the store the API reads: a local store opened read-only beside the writer's, or the fleet's.
     ///   - writer: where ingest bodies go: the daemon's single writer.
     ///   - metrics: the daemon's metrics.
     ///   - queueDepth: how many events wait for the writer now.
@@ -35,7 +35,7 @@ public final class HTTPAPI: CommitObserver {
     ///   - logger: start, stop and failures; never tokens, never a line per request.
     public init(
         configuration: HTTPConfiguration,
-        store: EventStore,
+        store: any StoreReader,
         writer: any IngestWriter,
         metrics: DaemonMetrics,
         queueDepth: @escaping @Sendable () -> Int,
@@ -121,6 +121,16 @@ public final class HTTPAPI: CommitObserver {
             if counts.rejected > 0 { counters.rejected.increment(by: counts.rejected) }
         }
         changes.note(report)
+    }
+
+    /// Changes that another process made to the store read (the central projector's, for `central --http`):
+    /// the stream publishes them as it does a commit's, with no commit counted in the metrics.
+    public func observed(lastSeq: Int64, changedIncidents: [Int64]) {
+        health.succeeded()
+        metrics.lastSeq.record(lastSeq)
+        changes.note(
+            CommitReport(duration: .zero, events: 0, counts: [:], lastSeq: lastSeq, changedIncidents: changedIncidents)
+        )
     }
 
     public func commitFailed(_ message: String, duration: Duration) {

@@ -25,6 +25,9 @@ public struct HTTPConfiguration: Sendable {
     public var metricServiceLimit: Int
     /// A connection that sends nothing for this long is closed. Default: 60 s.
     public var idleTimeout: Duration
+    /// When set, `POST /api/v1/events` is refused with `405` and this message: a server that stores no events
+    /// (`central --http` over the fleet). Default: nil (ingest served).
+    public var ingestRefusal: String? = nil
 
     /// Creates a configuration with the documented defaults.
     public init(

@@ -4,12 +4,12 @@ import NIOCore
 import SelfHealEvents
 import SelfHealStore
 
-/// The reads of the HTTP API on a read-only store: the one file of this target that calls the store's query
-/// API, so that a change of that API is adapted here only. Every answer is the bytes of the command line's
-/// `--format json`.
+/// The reads of the HTTP API on a store: the one file of this target that calls the store's query API
+/// (``StoreReader``), so that a change of that API is adapted here only. Every answer is the bytes of the command
+/// line's `--format json`.
 struct Queries: Sendable {
-    /// A store opened read-only beside the daemon's writer (WAL: reads never wait for it).
-    let store: EventStore
+    /// A local store opened read-only beside the daemon's writer (WAL: reads never wait for it), or the fleet's.
+    let store: any StoreReader
 
     /// The most events `GET /api/v1/events` returns without a `limit`.
     static let defaultEventLimit = 10_000
@@ -77,7 +77,7 @@ struct Queries: Sendable {
     /// The figures of the last 24 hours as of `now`, for the stream's `stats` events.
     func lastDayStats(now: Int64) throws(APIError) -> String {
         var text = ""
-        try read { text = try store.stats(since: now - 86_400_000, until: now, asOf: now).json }
+        try read { text = try store.stats(since: now - 86_400_000, until: now, service: nil, asOf: now).json }
         return text
     }
 

@@ -20,7 +20,7 @@ extension ReportInput {
     /// Reads a period's input from the store: `stats` over the period (the same call `selfheal stats` makes),
     /// the incidents overlapping it, the prevent events' times; for a weekly report the week before too.
     public static func load(
-        from store: EventStore,
+        from store: any StoreReader,
         period: ReportPeriod,
         service: String? = nil,
         generatedAt: Int64
@@ -63,7 +63,7 @@ extension ReportInput {
 
     /// The incidents whose life overlaps `[since, until)` as of `asOf`, as `selfheal incidents` lists them.
     public static func incidents(
-        _ store: EventStore,
+        _ store: any StoreReader,
         since: Int64,
         until: Int64,
         service: String? = nil,
@@ -73,7 +73,7 @@ extension ReportInput {
     }
 
     static func preventedTimes(
-        _ store: EventStore,
+        _ store: any StoreReader,
         since: Int64,
         until: Int64,
         service: String?

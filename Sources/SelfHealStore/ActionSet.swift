@@ -1,7 +1,7 @@
 import SelfHealEvents
 
 /// The distinct mitigate kinds of an incident, as bits in the order of their names.
-struct ActionSet: Equatable, Sendable {
+package struct ActionSet: Equatable, Sendable {
     var bits: UInt32 = 0
 
     /// The mitigate kinds of the vocabulary, sorted by name: bit i is `names[i]`.
@@ -33,18 +33,18 @@ struct ActionSet: Equatable, Sendable {
     }
 
     /// The kinds as a JSON array, as the `actions` column holds them: `["breaker.opened","retry.attempt"]`.
-    var json: String { Self.jsonBySet[Int(bits)] }
+    package var json: String { Self.jsonBySet[Int(bits)] }
     private static let jsonBySet: [String] = (0..<(1 << names.count)).map { bits in
         JSONText.array(names.enumerated().compactMap { bits & (1 << $0) != 0 ? JSONText.quoted($1) : nil })
     }
 
     /// Every set by its JSON text.
-    static let byJSON: [String: ActionSet] = Dictionary(
+    package static let byJSON: [String: ActionSet] = Dictionary(
         uniqueKeysWithValues: jsonBySet.enumerated().map { ($1, ActionSet(bits: UInt32($0))) }
     )
 
     /// The kinds, sorted.
-    var sorted: [String] { Self.sortedBySet[Int(bits)] }
+    package var sorted: [String] { Self.sortedBySet[Int(bits)] }
     private static let sortedBySet: [[String]] = (0..<(1 << names.count)).map { bits in
         names.enumerated().compactMap { bits & (1 << $0) != 0 ? $1 : nil }
     }

@@ -1,23 +1,44 @@
 import SelfHealEvents
 
 /// The counters of one hour and service (see `counters` in `schema/005_quiet_incidents.sql`).
-struct CounterKey: Hashable, Sendable {
-    var hour: Int64
-    var service: String
+package struct CounterKey: Hashable, Sendable {
+    /// The hour, epoch hours.
+    package var hour: Int64
+    /// The service.
+    package var service: String
 
-    func hash(into hasher: inout Hasher) {
+    /// A key.
+    package init(hour: Int64, service: String) {
+        self.hour = hour
+        self.service = service
+    }
+
+    package func hash(into hasher: inout Hasher) {
         hasher.combine(SplitMix64.mix(UInt64(bitPattern: hour) &* 0x9E37_79B9_7F4A_7C15 ^ keyHash(service)))
     }
 }
 
 /// Values of a counters row, or a change to one: events by their ts, and the prevent-role events by kind.
-struct CounterValues: Equatable, Sendable {
-    var events: Int64 = 0
-    var timeoutPrevented: Int64 = 0
-    var transitionBlocked: Int64 = 0
-    var ratelimitThrottled: Int64 = 0
+package struct CounterValues: Equatable, Sendable {
+    package var events: Int64 = 0
+    package var timeoutPrevented: Int64 = 0
+    package var transitionBlocked: Int64 = 0
+    package var ratelimitThrottled: Int64 = 0
 
-    var isZero: Bool { self == CounterValues() }
+    /// Values.
+    package init(
+        events: Int64 = 0,
+        timeoutPrevented: Int64 = 0,
+        transitionBlocked: Int64 = 0,
+        ratelimitThrottled: Int64 = 0
+    ) {
+        self.events = events
+        self.timeoutPrevented = timeoutPrevented
+        self.transitionBlocked = transitionBlocked
+        self.ratelimitThrottled = ratelimitThrottled
+    }
+
+    package var isZero: Bool { self == CounterValues() }
 
     /// The prevent kinds, in the order of their columns.
     static let preventKinds = ["timeout.prevented", "transition.blocked", "ratelimit.throttled"]
@@ -40,9 +61,9 @@ struct CounterValues: Equatable, Sendable {
 
 /// The counters rows one batch touches, found by hour and service for every event the daemon commits; the row
 /// used last is tried before the table, since events of one service often come together.
-struct CounterRows: Sendable {
+package struct CounterRows: Sendable {
     /// The rows, in order of first use.
-    private(set) var rows: [(key: CounterKey, values: CounterValues)] = []
+    package private(set) var rows: [(key: CounterKey, values: CounterValues)] = []
     private var index: [CounterKey: Int] = [:]
     private var lastRow = -1
 

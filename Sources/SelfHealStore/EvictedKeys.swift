@@ -5,17 +5,17 @@ import SelfHealEvents
 /// default) whatever the load; false positives only cost a lookup in SQLite's index of active incidents,
 /// never a wrong answer. Keys cannot be removed: the ledger rebuilds the filter from SQLite when too many
 /// insertions have made it stale (see ``IncidentLedger``).
-struct EvictedKeys: Sendable {
+package struct EvictedKeys: Sendable {
     private var words: [UInt64]
     private let mask: UInt64
     /// Insertions since the filter was made or emptied (a key inserted twice counts twice).
     private(set) var insertions = 0
 
     /// The default size: 2^24 bits, about 0.2% false positives at a million keys.
-    static let defaultBits = 1 << 24
+    package static let defaultBits = 1 << 24
 
     /// An empty filter of `bits` bits, a power of two of at least 64.
-    init(bits: Int = defaultBits) {
+    package init(bits: Int = defaultBits) {
         precondition(bits >= 64 && bits & (bits - 1) == 0, "the filter's size must be a power of two")
         words = [UInt64](repeating: 0, count: bits / 64)
         mask = UInt64(bits - 1)
@@ -25,7 +25,7 @@ struct EvictedKeys: Sendable {
     var isEmpty: Bool { insertions == 0 }
 
     /// Adds a key's hash.
-    mutating func insert(_ hash: UInt64) {
+    package mutating func insert(_ hash: UInt64) {
         insertions += 1
         var position = hash
         let step = SplitMix64.mix(hash) | 1

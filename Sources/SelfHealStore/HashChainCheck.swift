@@ -24,7 +24,10 @@ public struct ChainReport: Sendable {
     /// What differs, one line each, at most ``VerifyReport/limit``.
     public var problems: [String] = []
 
-    mutating func problem(_ text: String, seq: Int64) {
+    /// An empty report (nothing found yet).
+    package init() {}
+
+    package mutating func problem(_ text: String, seq: Int64) {
         if problems.count < VerifyReport.limit { problems.append(text) }
         if firstDifferingSeq.map({ seq < $0 }) ?? true { firstDifferingSeq = seq }
     }

@@ -208,7 +208,7 @@ public struct Stats: Sendable, Equatable {
     }
 
     /// Counts one incident opened in range, as a read shows it.
-    mutating func count(_ state: IncidentState, recoveryMs: Int64?) {
+    package mutating func count(_ state: IncidentState, recoveryMs: Int64?) {
         switch state {
         case .open: open += 1
         case .resolved:

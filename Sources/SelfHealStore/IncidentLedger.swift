@@ -2,18 +2,21 @@ import SelfHealEvents
 
 /// An entry of the store's index of the active incidents that left the working set (`incident_keys`): the
 /// key's hash and the incident's id.
-struct IndexedKey: Comparable, Sendable {
-    var hash: UInt64
-    var id: Int64
+package struct IndexedKey: Comparable, Sendable {
+    /// The key's hash.
+    package var hash: UInt64
+    /// The incident's id.
+    package var id: Int64
 
-    static func < (lhs: IndexedKey, rhs: IndexedKey) -> Bool {
+    /// Ordered by hash, then id.
+    package static func < (lhs: IndexedKey, rhs: IndexedKey) -> Bool {
         (lhs.hash, lhs.id) < (rhs.hash, rhs.id)
     }
 }
 
 /// Where the ledger finds the active incidents it does not hold in memory: SQLite, through its index of the
 /// active incidents that left the working set, read and written in the transaction the batch is applied in.
-protocol ActiveIncidentSource {
+package protocol ActiveIncidentSource {
     /// The active incident of a key, if the index names one.
     func activeIncident(_ key: IncidentKey) throws -> IncidentRecord?
     /// Adds entries to the index, sorted (so that each page of the index is written once per call).
@@ -35,24 +38,24 @@ protocol ActiveIncidentSource {
 ///
 /// This runs for every event the daemon commits: each event costs one lookup of its key, and changes the
 /// active incident in place; no record is copied.
-struct IncidentLedger: Sendable {
+package struct IncidentLedger: Sendable {
     /// What one batch did to one incident.
-    struct Touch: Sendable {
+    package struct Touch: Sendable {
         /// Whether the incident existed before the batch (else the batch opened it).
-        var existed: Bool
+        package var existed: Bool
         var slot: Int
         /// Whether its state or end changed (else events only joined it).
-        var transitioned: Bool
+        package var transitioned: Bool
     }
 
     /// The store's quiet period, milliseconds.
-    let quietPeriod: Int64
+    package let quietPeriod: Int64
     /// The most active incidents kept in memory between batches.
     let workingSetLimit: Int
     /// The id the next opened incident gets.
-    var nextID: Int64
+    package var nextID: Int64
     /// The seq of the last event applied.
-    var lastSeq: Int64
+    package var lastSeq: Int64
 
     /// The working set, each record in a slot that stays put during a batch; a free slot keeps its last record
     /// until reused.
@@ -77,15 +80,15 @@ struct IncidentLedger: Sendable {
     private var slotBatches: [Int] = []
     private var slotTouches: [Int] = []
     /// The incidents touched in the batch, in order of first touch (those it opened come in order of id).
-    private(set) var touches: [Touch] = []
+    package private(set) var touches: [Touch] = []
     /// The counter changes of the batch.
-    private(set) var counterChanges = CounterRows()
+    package private(set) var counterChanges = CounterRows()
     /// The index entries of the incidents the batch ended that had one: to be removed when it is written.
     private(set) var unindexed: [IndexedKey] = []
 
     /// A ledger starting from `active`, the most recent active incidents, with `evicted` holding the keys of
     /// the others.
-    init(
+    package init(
         quietPeriod: Int64,
         workingSetLimit: Int,
         nextID: Int64,
@@ -108,14 +111,19 @@ struct IncidentLedger: Sendable {
     var workingSetCount: Int { active.count }
 
     /// The record in a slot the last batch touched.
-    func record(_ touch: Touch) -> IncidentRecord { slots[touch.slot] }
+    package func record(_ touch: Touch) -> IncidentRecord { slots[touch.slot] }
+
+    /// Whether applying an event of this key may ask the source: its active incident, if any, is not in the
+    /// working set, and the filter of the keys held only by the source may hold it. A source that answers over a
+    /// network fetches these keys together before a batch.
+    package func mayLookUp(_ key: IncidentKey) -> Bool { active[key] == nil && evicted.mayContain(key.hash) }
 
     /// The number of incidents the last batch opened.
     var openedCount: Int { touches.count { !$0.existed } }
 
     /// Applies a batch of events in seq order; afterwards ``touches`` and ``counterChanges`` tell what it
     /// changed.
-    mutating func apply(_ events: EventBatch, source: some ActiveIncidentSource) throws {
+    package mutating func apply(_ events: EventBatch, source: some ActiveIncidentSource) throws {
         try beginBatch(source)
         for event in events.stored {
             try withUnsafePointer(to: event.event) {

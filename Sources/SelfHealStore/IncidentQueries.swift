@@ -64,13 +64,6 @@ extension EventStore {
         }
     }
 
-    /// The incidents ``forEachIncident(_:_:)`` lists.
-    public func incidents(_ filter: IncidentFilter) throws(StoreError) -> [Incident] {
-        var incidents: [Incident] = []
-        try forEachIncident(filter) { incidents.append($0) }
-        return incidents
-    }
-
     /// One incident by id, as of a time; nil when there is none.
     public func incident(id: Int64, asOf: Int64) throws(StoreError) -> Incident? {
         do {
@@ -109,10 +102,7 @@ extension EventStore {
                 )
                 while let row = try rows.next() {
                     let event = try Self.storedEvent(row)
-                    switch event.event.kind.role {
-                    case .detect, .mitigate, .recover, .fail: events.append(event)
-                    case .prevent, .info: break
-                    }
+                    if event.event.kind.joinsIncidents { events.append(event) }
                 }
             }
         } catch {

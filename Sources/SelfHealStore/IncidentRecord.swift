@@ -1,39 +1,39 @@
 import SelfHealEvents
 
 /// An incident as the store holds it, while the rules work on it (``Incident`` is what a read shows).
-struct IncidentRecord: Equatable, Sendable {
-    var id: Int64
-    var key: IncidentKey
-    var component: String
-    var kind: String
-    var title: String
+package struct IncidentRecord: Equatable, Sendable {
+    package var id: Int64
+    package var key: IncidentKey
+    package var component: String
+    package var kind: String
+    package var title: String
     /// As the store holds it: `open` or `failed` while active; `expired`, `resolved` or `failed` once ended.
-    var state: IncidentState
-    var peakLevel: EventLevel
-    var openedAt: Int64
+    package var state: IncidentState
+    package var peakLevel: EventLevel
+    package var openedAt: Int64
     /// The greatest ts of its events.
-    var lastEventAt: Int64
-    var resolvedAt: Int64?
-    var failedAt: Int64?
+    package var lastEventAt: Int64
+    package var resolvedAt: Int64?
+    package var failedAt: Int64?
     /// When the store ended it: the recover event's ts, or `lastEventAt + Q` when a later event found it
     /// quiet; nil while active.
-    var endedAt: Int64?
-    var eventCount: Int64
-    var actions: ActionSet
-    var firstSeq: Int64
-    var lastSeq: Int64
+    package var endedAt: Int64?
+    package var eventCount: Int64
+    package var actions: ActionSet
+    package var firstSeq: Int64
+    package var lastSeq: Int64
 
-    var recoveryMs: Int64? { resolvedAt.map { max(0, $0 - openedAt) } }
+    package var recoveryMs: Int64? { resolvedAt.map { max(0, $0 - openedAt) } }
 
     /// Whether the store holds it active (its key's current incident).
     var isActive: Bool { endedAt == nil }
 
     /// The longest an incident of each span class lasts (class 3: longer, or not ended).
-    static let spanBounds: [Int64] = [60_000, 3_600_000, 86_400_000]
+    package static let spanBounds: [Int64] = [60_000, 3_600_000, 86_400_000]
 
     /// The `span_class` column: how long it lasted until the store ended it, 0 at most a minute, 1 at most an
     /// hour, 2 at most a day, 3 longer or not ended.
-    var spanClass: Int64 {
+    package var spanClass: Int64 {
         guard let endedAt else { return 3 }
         let span = endedAt - openedAt
         return Int64(Self.spanBounds.firstIndex { span <= $0 } ?? 3)
@@ -42,17 +42,14 @@ struct IncidentRecord: Equatable, Sendable {
     /// The incident as a read shows it as of `asOf` (SPEC section 5, quiet incidents): a non-resolved incident
     /// is ended (`expired`, or `failed`) exactly when `lastEventAt + quietPeriod <= asOf`, whether or not a
     /// later event has ended it in the store; otherwise it is active (`open` or `failed`).
-    func shown(asOf: Int64, quietPeriod: Int64) -> Incident {
-        var state = self.state
-        var ended: Int64?
-        if let resolvedAt {
-            ended = resolvedAt
-        } else if lastEventAt + quietPeriod <= asOf {
-            ended = lastEventAt + quietPeriod
-            if state == .open { state = .expired }
-        } else if state == .expired {
-            state = .open
-        }
+    package func shown(asOf: Int64, quietPeriod: Int64) -> Incident {
+        let (state, ended) = Self.shown(
+            state: state,
+            resolvedAt: resolvedAt,
+            lastEventAt: lastEventAt,
+            asOf: asOf,
+            quietPeriod: quietPeriod
+        )
         return Incident(
             id: id,
             service: key.service,
@@ -72,6 +69,28 @@ struct IncidentRecord: Equatable, Sendable {
             firstSeq: firstSeq,
             lastSeq: lastSeq
         )
+    }
+
+    /// The state and end a read as of `asOf` shows of an incident the store holds in `state` (the quiet rule of
+    /// SPEC section 5, for ``shown(asOf:quietPeriod:)`` and for the figures).
+    package static func shown(
+        state stored: IncidentState,
+        resolvedAt: Int64?,
+        lastEventAt: Int64,
+        asOf: Int64,
+        quietPeriod: Int64
+    ) -> (state: IncidentState, endedAt: Int64?) {
+        var state = stored
+        var ended: Int64?
+        if let resolvedAt {
+            ended = resolvedAt
+        } else if lastEventAt + quietPeriod <= asOf {
+            ended = lastEventAt + quietPeriod
+            if state == .open { state = .expired }
+        } else if state == .expired {
+            state = .open
+        }
+        return (state, ended)
     }
 
     /// Readable text from the first event, in words per kind: "Connection pool warning on db-pool", with the
@@ -104,5 +123,46 @@ struct IncidentRecord: Equatable, Sendable {
             title += line
         }
         return title
+    }
+}
+
+extension IncidentRecord {
+    /// A record with every column given (the central store reads its rows with this).
+    package static func columns(
+        id: Int64,
+        key: IncidentKey,
+        component: String,
+        kind: String,
+        title: String,
+        state: IncidentState,
+        peakLevel: EventLevel,
+        openedAt: Int64,
+        lastEventAt: Int64,
+        resolvedAt: Int64?,
+        failedAt: Int64?,
+        endedAt: Int64?,
+        eventCount: Int64,
+        actions: ActionSet,
+        firstSeq: Int64,
+        lastSeq: Int64
+    ) -> IncidentRecord {
+        IncidentRecord(
+            id: id,
+            key: key,
+            component: component,
+            kind: kind,
+            title: title,
+            state: state,
+            peakLevel: peakLevel,
+            openedAt: openedAt,
+            lastEventAt: lastEventAt,
+            resolvedAt: resolvedAt,
+            failedAt: failedAt,
+            endedAt: endedAt,
+            eventCount: eventCount,
+            actions: actions,
+            firstSeq: firstSeq,
+            lastSeq: lastSeq
+        )
     }
 }

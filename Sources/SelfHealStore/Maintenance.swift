@@ -33,16 +33,19 @@ public struct VerifyReport: Sendable {
     /// How many problems of each sort are listed.
     public static let limit = 50
 
+    /// An empty report (nothing found yet).
+    package init() {}
+
     /// Whether the log is sound and the projections equal a fresh replay.
     public var isClean: Bool {
         logProblems.isEmpty && projectionDifferences.isEmpty && unlisted == 0 && chain.problems.isEmpty
     }
 
-    mutating func log(_ problem: String) {
+    package mutating func log(_ problem: String) {
         if logProblems.count < Self.limit { logProblems.append(problem) } else { unlisted += 1 }
     }
 
-    mutating func differs(_ difference: String) {
+    package mutating func differs(_ difference: String) {
         if projectionDifferences.count < Self.limit { projectionDifferences.append(difference) } else { unlisted += 1 }
     }
 }
@@ -272,7 +275,7 @@ extension EventStore {
     }
 
     /// Walks two sequences sorted by the same order, calling `body` with the matching pairs and the lone items.
-    private static func merge<T>(
+    package static func merge<T>(
         _ left: () throws -> T?,
         _ right: () throws -> T?,
         order: (T, T) -> Bool,
@@ -298,7 +301,7 @@ extension EventStore {
         }
     }
 
-    private static func describe(_ record: IncidentRecord) -> String {
+    package static func describe(_ record: IncidentRecord) -> String {
         let times = [
             "opened \(record.openedAt)", "last event \(record.lastEventAt)",
             "resolved \(record.resolvedAt.map(String.init) ?? "null")",
@@ -315,7 +318,7 @@ extension EventStore {
         )
     }
 
-    private static func describe(_ values: CounterValues?) -> String {
+    package static func describe(_ values: CounterValues?) -> String {
         guard let values else { return "no row" }
         return "events \(values.events), prevented \(values.timeoutPrevented)/\(values.transitionBlocked)/"
             + "\(values.ratelimitThrottled)"

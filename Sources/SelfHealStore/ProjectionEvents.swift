@@ -63,3 +63,33 @@ extension EventStore {
         return events
     }
 }
+
+extension EventStore {
+    /// The projections' rows as they are: every incident by id, every counters row by hour and service (the
+    /// fleet's tests compare the central store's with these).
+    package func projectionRows() throws -> (incidents: [IncidentRecord], counters: [(CounterKey, CounterValues)]) {
+        try database.read { db in
+            var incidents: [IncidentRecord] = []
+            let statement = try FastStatement(db, sql: "SELECT \(IncidentColumns.list) FROM incidents ORDER BY id")
+            while try statement.step() { incidents.append(try IncidentColumns.record(statement)) }
+            let counters = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT hour, service, events, timeout_prevented, transition_blocked, ratelimit_throttled
+                    FROM counters ORDER BY hour, service
+                    """
+            ).map { row in
+                (
+                    CounterKey(hour: row[0], service: row[1]),
+                    CounterValues(
+                        events: row[2],
+                        timeoutPrevented: row[3],
+                        transitionBlocked: row[4],
+                        ratelimitThrottled: row[5]
+                    )
+                )
+            }
+            return (incidents, counters)
+        }
+    }
+}

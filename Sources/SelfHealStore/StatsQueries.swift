@@ -9,24 +9,22 @@ extension EventStore {
     /// from the index on opening time, which holds each one's state, recovery time and end; only those the
     /// store holds active need their last event's time, for the quiet rule.
     public func stats(since: Int64, until: Int64, service: String? = nil, asOf: Int64) throws(StoreError) -> Stats {
-        var stats = Stats(
-            since: since,
-            until: until,
-            asOf: asOf,
-            preventedByKind: Dictionary(uniqueKeysWithValues: Self.preventKinds.map { ($0, 0) })
-        )
+        var stats = Stats.empty(since: since, until: until, asOf: asOf)
         guard since < until else { return stats }
-        let hour: Int64 = 3_600_000
-        let firstHour = hourOf(since - 1) + 1
-        let endHour = hourOf(until)
+        let parts = Stats.parts(since: since, until: until)
         do {
             try database.read { db in
-                if firstHour < endHour {
-                    try Self.addCounters(&stats, firstHour: firstHour, endHour: endHour, service: service, db)
-                    try Self.addEvents(&stats, since: since, until: firstHour * hour, service: service, db)
-                    try Self.addEvents(&stats, since: endHour * hour, until: until, service: service, db)
-                } else {
-                    try Self.addEvents(&stats, since: since, until: until, service: service, db)
+                if let hours = parts.hours {
+                    try Self.addCounters(
+                        &stats,
+                        firstHour: hours.lowerBound,
+                        endHour: hours.upperBound,
+                        service: service,
+                        db
+                    )
+                }
+                for range in parts.events {
+                    try Self.addEvents(&stats, since: range.lowerBound, until: range.upperBound, service: service, db)
                 }
                 try Self.addIncidents(&stats, service: service, db)
             }
@@ -36,10 +34,6 @@ extension EventStore {
         stats.recoveryTimes.sort()
         return stats
     }
-
-    /// The prevent kinds of the vocabulary.
-    static let preventKinds: [String] = EventKind.vocabulary.filter { $0.role == .prevent }.map(\.name).sorted()
-    private static let preventKindSet = Set(preventKinds)
 
     private static func addCounters(
         _ stats: inout Stats,
@@ -58,11 +52,7 @@ extension EventStore {
             arguments += [service]
         }
         guard let row = try Row.fetchOne(db, sql: sql, arguments: arguments) else { return }
-        let sums: [Int64] = (0..<4).map { (row[$0] as Int64?) ?? 0 }
-        stats.events += sums[0]
-        for (kind, sum) in zip(CounterValues.preventKinds, sums[1...3]) {
-            stats.preventedByKind[kind, default: 0] += sum
-        }
+        stats.addCounterSums((0..<4).map { (row[$0] as Int64?) ?? 0 })
     }
 
     /// Adds the events of a part of a range shorter than the hours around it, from the events themselves.
@@ -85,10 +75,7 @@ extension EventStore {
             arguments: arguments
         )
         while let row = try events.next() {
-            let kind: String = row[0]
-            let count: Int64 = row[1]
-            stats.events += count
-            if preventKindSet.contains(kind) { stats.preventedByKind[kind, default: 0] += count }
+            stats.addEvents(kind: row[0], count: row[1])
         }
     }
 
@@ -131,4 +118,48 @@ extension EventStore {
             }
         }
     }
+}
+
+extension Stats {
+    /// No figures yet over `[since, until)`: every prevent kind of the vocabulary listed at 0.
+    package static func empty(since: Int64, until: Int64, asOf: Int64) -> Stats {
+        Stats(
+            since: since,
+            until: until,
+            asOf: asOf,
+            preventedByKind: Dictionary(uniqueKeysWithValues: preventKinds.map { ($0, 0) })
+        )
+    }
+
+    /// Where the event figures of `[since, until)` come from: the whole UTC hours (hour numbers, as the counters
+    /// rows hold them) from the hourly counters, the parts of the range that do not fill an hour from the events
+    /// themselves (at most two ranges of milliseconds, each shorter than an hour).
+    package static func parts(since: Int64, until: Int64) -> (hours: Range<Int64>?, events: [Range<Int64>]) {
+        guard since < until else { return (nil, []) }
+        let hour: Int64 = 3_600_000
+        let firstHour = hourOf(since - 1) + 1
+        let endHour = hourOf(until)
+        guard firstHour < endHour else { return (nil, [since..<until]) }
+        let edges = [since..<firstHour * hour, endHour * hour..<until].filter { !$0.isEmpty }
+        return (firstHour..<endHour, edges)
+    }
+
+    /// Adds the sums of counters rows: events, then the prevent kinds' columns in their order
+    /// (`timeout_prevented`, `transition_blocked`, `ratelimit_throttled`).
+    package mutating func addCounterSums(_ sums: [Int64]) {
+        events += sums[0]
+        for (kind, sum) in zip(CounterValues.preventKinds, sums[1...3]) {
+            preventedByKind[kind, default: 0] += sum
+        }
+    }
+
+    /// Adds `count` events of a kind read from the log.
+    package mutating func addEvents(kind: String, count: Int64) {
+        events += count
+        if Self.preventKindSet.contains(kind) { preventedByKind[kind, default: 0] += count }
+    }
+
+    /// The prevent kinds of the vocabulary.
+    static let preventKinds: [String] = EventKind.vocabulary.filter { $0.role == .prevent }.map(\.name).sorted()
+    private static let preventKindSet = Set(preventKinds)
 }

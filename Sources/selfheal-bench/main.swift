@@ -13,7 +13,10 @@ let benchmarks: [String: ([String]) async throws -> Void] = [
     "projections": ProjectionBenchmark.run,
     "chain": ChainBenchmark.run,
     "overload": OverloadBenchmark.run,
-    "fleet": FleetForwardBenchmark.run,
+    // fleet central | fleet forward
+    "fleet": {
+        $0.first == "forward" ? try await FleetForwardBenchmark.run($0) : try await FleetCentralBenchmark.run($0)
+    },
 ]
 
 let arguments = Array(CommandLine.arguments.dropFirst())

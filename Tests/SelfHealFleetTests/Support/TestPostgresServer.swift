@@ -52,6 +52,7 @@ final class TestPostgresServer: Sendable {
         let server = TestPostgresServer(directory: directory, port: try freePort(), bin: bin)
         try server.run("initdb", ["-D", "\(directory)/data", "--auth=trust", "--username=postgres", "--encoding=UTF8"])
         try server.resume(maxConnections: maxConnections)
+        try server.watchTestProcess()
         return server
     }
 
@@ -111,6 +112,35 @@ final class TestPostgresServer: Sendable {
         try? FileManager.default.removeItem(atPath: directory)
     }
 
+    /// Leaves a shell that stops the server and removes its directory once this test process is gone, however
+    /// it ends (a crash or SIGKILL included; atexit handlers do not run then).
+    private func watchTestProcess() throws {
+        let stop = (getuid() == 0 ? "/usr/sbin/runuser -u postgres -- " : "") + "\(bin)/pg_ctl"
+        let script = """
+            while kill -0 \(getpid()) 2>/dev/null; do sleep 1; done
+            \(stop) -D '\(directory)/data' -m immediate -w stop >/dev/null 2>&1; rm -rf '\(directory)'
+            """
+        _ = try spawn(["/bin/sh", "-c", script], output: "/dev/null")
+    }
+
+    /// Starts a program with stdin from /dev/null and stdout and stderr into `output`; returns its pid.
+    private func spawn(_ argv: [String], output: String) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o666)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        var cArguments = argv.map { strdup($0) } + [nil]
+        defer { cArguments.forEach { free($0) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, argv[0], &actions, nil, &cArguments, environ)
+        guard spawned == 0 else {
+            throw SetupError(description: "cannot run \(argv[0]): \(String(cString: strerror(spawned)))")
+        }
+        return pid
+    }
+
     /// Runs one of the server's programs (as the postgres user when root); throws with its output on failure.
     ///
     /// posix_spawn and waitpid, not Foundation's Process: the server that `pg_ctl start` leaves running inherits
@@ -121,19 +151,7 @@ final class TestPostgresServer: Sendable {
             (getuid() == 0 ? ["/usr/sbin/runuser", "-u", "postgres", "--"] : []) + ["\(bin)/\(program)"] + arguments
         let outputPath = "\(directory)/\(program)-\(UInt64.random(in: 0...UInt64.max)).out"
         defer { unlink(outputPath) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o666)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        var cArguments = argv.map { strdup($0) } + [nil]
-        defer { cArguments.forEach { free($0) } }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, argv[0], &actions, nil, &cArguments, environ)
-        guard spawned == 0 else {
-            throw SetupError(description: "cannot run \(argv[0]): \(String(cString: strerror(spawned)))")
-        }
+        let pid = try spawn(argv, output: outputPath)
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         let text = ((try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "")
