@@ -56,7 +56,7 @@ struct ForwardSession: Sendable {
         try await connection.query("BEGIN", logger: logger)
         do {
             let central = try await cursor(lock: true)
-            let batch = central == expected ? events : try reload(central.seq)
+            let batch = (central == expected ? events : try reload(central.seq)).map(FleetText.storable)
             guard let last = batch.last else {
                 try await connection.query("COMMIT", logger: logger)
                 return central
@@ -185,5 +185,31 @@ struct CopyRows {
             default: escaped.append(byte)
             }
         }
+    }
+}
+
+/// PostgreSQL's text cannot hold U+0000, which the wire format allows in `message`, `incident` and `id` (as
+/// `\u0000`) and the local log keeps. The fleet stores each U+0000 as U+FFFD, the replacement character, and its
+/// links hash the events as stored, so that `verify --store` recomputes them; everything else is forwarded as
+/// the host holds it. (`service` and `component` cannot hold U+0000; `attrs` is JSON text, where it is escaped.)
+enum FleetText {
+    static func storable(_ stored: StoredEvent) -> StoredEvent {
+        let event = stored.event
+        guard
+            [event.message, event.incident, event.id, event.attributesJSON].contains(where: { $0.map(hasNUL) ?? false })
+        else { return stored }
+        var copy = stored
+        copy.event.message = event.message.map(replacingNUL)
+        copy.event.incident = event.incident.map(replacingNUL)
+        copy.event.id = event.id.map(replacingNUL)
+        copy.event.attributesJSON = event.attributesJSON.map(replacingNUL)
+        return copy
+    }
+
+    private static func hasNUL(_ text: String) -> Bool { text.utf8.contains(0) }
+
+    private static func replacingNUL(_ text: String) -> String {
+        hasNUL(text)
+            ? String(String.UnicodeScalarView(text.unicodeScalars.map { $0 == "\u{0}" ? "\u{FFFD}" : $0 })) : text
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SelfHealEvents
 import SelfHealFleet
 import SelfHealStore
 import Testing
@@ -20,6 +21,29 @@ import Glibc
             database: databaseName(url)
         )
         return text.flatMap { Int64($0) } ?? 0
+    }
+
+    /// U+0000, which PostgreSQL's text cannot hold, reaches the fleet as U+FFFD instead of stopping the host's
+    /// forwarding; the links are those of the stored rows, so verify passes.
+    @Test func aNULCharacterIsForwardedAsTheReplacementCharacter() async throws {
+        let server = try TestPostgresServer.shared()
+        let url = try server.makeDatabase()
+        let root = try ForwardDirectory()
+        let daemon = try ForwardDaemon(root: root.path, name: "nul-1", arguments: ["--forward", url])
+        let lines = [
+            #"{"service":"portal","kind":"error.detected","component":"db","message":"a\u0000b","incident":"k\u0000","id":"e\u00001"}"#,
+            #"{"service":"portal","kind":"retry.succeeded","component":"db","incident":"k\u0000"}"#,
+        ]
+        #expect(try daemon.ingest(lines) == 2)
+        try waitUntil("2 events forwarded", timeout: 60) { forwardedTotal(server, url) == 2 }
+        let stored = try server.psql(
+            "SELECT message || '|' || incident || '|' || event_id FROM fleet_events WHERE seq = 1",
+            database: databaseName(url)
+        )
+        #expect(stored == "a\u{FFFD}b|k\u{FFFD}|e\u{FFFD}1")
+        #expect(try daemon.localEvents().first?.event.message == "a\u{0}b")
+        let verify = try ForwardBinary.run(["verify", "--store", url], in: root.path)
+        #expect(verify.status == 0, "\(verify.stdout) \(verify.stderr)")
     }
 
     @Test func eventsReachTheFleetLogOnceInSeqOrderWithTheirLinks() async throws {

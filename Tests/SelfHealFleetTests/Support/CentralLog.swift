@@ -37,12 +37,16 @@ struct CentralLog {
                 let ts = try c[3].decode(Int64.self)
                 let uid = try c[13].decode(Int64?.self)
                 let pid = try c[14].decode(Int64?.self)
+                let levelName = try c[8].decode(String.self)
+                guard let level = EventLevel(name: levelName) else {
+                    throw ForwardTestError("fleet event \(seq) has level \(levelName)")
+                }
                 let event = Event(
                     service: try c[5].decode(String.self),
                     kind: try #require(EventKind(name: try c[7].decode(String.self))),
                     component: try c[6].decode(String.self),
                     timestamp: ts,
-                    level: try #require(EventLevel(name: try c[8].decode(String.self))),
+                    level: level,
                     message: try c[9].decode(String?.self),
                     incident: try c[10].decode(String?.self),
                     id: try c[11].decode(String?.self),
