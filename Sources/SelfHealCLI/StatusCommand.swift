@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SelfHealEvents
 import SelfHealFleet
 import SelfHealServer
 import SelfHealStore
@@ -37,6 +38,8 @@ struct DaemonStatus {
     var up: Bool
     var pid: Int32?
     var lastSeq: Int64
+    /// The store's quiet period, milliseconds.
+    var quietPeriod: Int64
     var forward: ForwarderState?
     var lag: ForwardLag?
 
@@ -50,6 +53,7 @@ struct DaemonStatus {
         }
         let store = try EventStore(StoreConfiguration(path: location.databasePath, readOnly: true))
         lastSeq = try store.lastSeq()
+        quietPeriod = try store.quietPeriod()
         forward = try ForwarderState.read(path: ForwarderState.path(dataDirectory: directory))
         lag = try forward.map { state throws(StoreError) in
             try ForwardLag(store: store, forwardedSeq: state.forwardedSeq, now: now)
@@ -57,7 +61,9 @@ struct DaemonStatus {
     }
 
     var text: String {
-        var lines = ["daemon: " + (up ? "up" + (pid.map { " (pid \($0))" } ?? "") : "down"), "last seq: \(lastSeq)"]
+        var lines = ["daemon: " + (up ? "up" + (pid.map { " (pid \($0))" } ?? "") : "down"), "last seq: \(lastSeq)",
+            "quiet period: \(Timestamp.formatDuration(quietPeriod))",
+        ]
         if let forward, let lag {
             let state = forward.up ? "up" : "unreachable" + (forward.error.map { " (\($0))" } ?? "")
             lines.append("central store: \(forward.store) as host \(forward.hostID), \(state)")
@@ -72,6 +78,7 @@ struct DaemonStatus {
     var json: String {
         var object: [String: Any] = [
             "daemon": ["up": up, "pid": pid.map { $0 as Any } ?? NSNull()], "last_seq": lastSeq,
+            "quiet_period_ms": quietPeriod,
         ]
         if let forward, let lag {
             object["forward"] = [

@@ -30,7 +30,7 @@ struct CentralHTTPTests {
                 ("/api/v1/incidents?\(range)", ["incidents"]),
             ] {
                 let answer = try FleetReadAPI.get(path, port: port)
-                let cli = try runSelfheal(
+                let cli = try SelfhealBinary.run(
                     command + [
                         "--since", "1970-01-01T00:00:00Z", "--until", "2100-01-01T00:00:00Z", "--as-of",
                         "2100-01-01T00:00:00Z", "--format", "json", "--store", url,

@@ -48,14 +48,14 @@ struct CentralProjectorTests {
             #expect(Set(incidents.map(\.state)).count == 4)
             try await expectEqualToLocal(log)
 
-            let clean = try runSelfheal(["verify", "--store", url])
+            let clean = try SelfhealBinary.run(["verify", "--store", url])
             #expect(clean.status == 0, "\(clean.stdout)\(clean.stderr)")
             #expect(clean.stdout.contains("log: 4000 events from 3 hosts, fleet_seq 1 to 4000 without gaps"))
             #expect(clean.stdout.contains("projections: equal to a fresh replay (\(incidents.count) incidents"))
             #expect(clean.stdout.contains("every one recomputes"))
 
             try await log.execute("UPDATE fleet_incidents SET event_count = event_count + 1 WHERE id = 2")
-            let changedIncident = try runSelfheal(["verify", "--store", url])
+            let changedIncident = try SelfhealBinary.run(["verify", "--store", url])
             #expect(changedIncident.status == 1)
             #expect(changedIncident.stdout.contains("incident 2 differs"), "\(changedIncident.stdout)")
             #expect(changedIncident.stdout.contains("every one recomputes"))
@@ -63,7 +63,7 @@ struct CentralProjectorTests {
             try await log.execute("ALTER TABLE fleet_events DISABLE TRIGGER USER")
             try await log.execute("UPDATE fleet_events SET message = 'x' WHERE fleet_seq = 3")
             try await log.execute("ALTER TABLE fleet_events ENABLE TRIGGER USER")
-            let changedEvent = try runSelfheal(["verify", "--store", url])
+            let changedEvent = try SelfhealBinary.run(["verify", "--store", url])
             #expect(changedEvent.status == 1)
             #expect(changedEvent.stdout.contains("does not recompute"), "\(changedEvent.stdout)")
             #expect(changedEvent.stderr.contains("the fleet log differs from fleet_seq 1"), "\(changedEvent.stderr)")
@@ -88,7 +88,7 @@ struct CentralProjectorTests {
             #expect(clock.now - killed < .seconds(5))
             try await log.waitCaughtUp()
             try await expectEqualToLocal(log)
-            let verify = try runSelfheal(["verify", "--store", url])
+            let verify = try SelfhealBinary.run(["verify", "--store", url])
             #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
             second.kill()
         }
@@ -109,7 +109,7 @@ struct CentralProjectorTests {
             try await second.waitForLog("applying the fleet log from fleet_seq \(applied + 1)")
             try await log.waitCaughtUp()
             try await expectEqualToLocal(log)
-            let verify = try runSelfheal(["verify", "--store", url])
+            let verify = try SelfhealBinary.run(["verify", "--store", url])
             #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
             second.kill()
         }
@@ -126,13 +126,13 @@ struct CentralProjectorTests {
             central.kill()
             try await expectEqualToLocal(log)
             #expect(try await log.fleetRows().incidents.contains { $0.state == .expired })
-            let refused = try runSelfheal(["central", "--store", url, "--quiet-period", "3h"])
+            let refused = try SelfhealBinary.run(["central", "--store", url, "--quiet-period", "3h"])
             #expect(refused.status == 1)
             #expect(
                 refused.stderr.contains("the central store's quiet period is 2h, not 3h as asked"),
                 "\(refused.stderr)"
             )
-            let unknown = try runSelfheal(["central", "--store", "mysql://x@y/z"])
+            let unknown = try SelfhealBinary.run(["central", "--store", "mysql://x@y/z"])
             #expect(unknown.status == 1)
             #expect(unknown.stderr.contains("not a postgresql:// URL"))
         }

@@ -265,7 +265,7 @@ final class CentralProcess {
     init(store: String, arguments: [String] = []) throws {
         logPath = NSTemporaryDirectory() + "selfheal-central-\(UUID().uuidString).log"
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-        process.executableURL = Self.binary
+        process.executableURL = SelfhealBinary.url
         process.arguments = ["central", "--store", store] + arguments
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle(forWritingAtPath: logPath)
@@ -295,42 +295,5 @@ final class CentralProcess {
         Glibc.kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
     }
-
-    /// The built `selfheal` executable, next to the test bundle (or `SELFHEAL_BIN`).
-    static let binary: URL = {
-        if let path = ProcessInfo.processInfo.environment["SELFHEAL_BIN"] { return URL(fileURLWithPath: path) }
-        let argv0 = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        let candidates = [
-            argv0.deletingLastPathComponent().appendingPathComponent("selfheal"),
-            Bundle.main.bundleURL.appendingPathComponent("selfheal"),
-            Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("selfheal"),
-        ]
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[0]
-    }()
 }
 
-/// Runs `selfheal ARGS` to completion; returns its status and output.
-func runSelfheal(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-    let process = Process()
-    process.executableURL = CentralProcess.binary
-    process.arguments = arguments
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let collected = Mutex<(Data, Data)>((Data(), Data()))
-    let group = DispatchGroup()
-    for (index, pipe) in [out, err].enumerated() {
-        group.enter()
-        DispatchQueue.global().async {
-            let data = pipe.fileHandleForReading.readDataToEndOfFile()
-            collected.withLock { if index == 0 { $0.0 = data } else { $0.1 = data } }
-            group.leave()
-        }
-    }
-    group.wait()
-    process.waitUntilExit()
-    let (stdout, stderr) = collected.withLock { $0 }
-    return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
-}

@@ -66,8 +66,8 @@ struct FleetCorrectnessTests {
         for asOf in ["2025-11-24T12:00:00Z", "2025-11-26T00:00:00Z", "2025-11-27T00:00:00Z"] {
             for command in [["incidents"], ["stats"], ["stats", "--service", "portal"]] {
                 let arguments = command + range + ["--as-of", asOf, "--format", "json"]
-                let fleet = try ForwardBinary.run(arguments + ["--store", url], in: root.path)
-                let local = try ForwardBinary.run(arguments + ["--data-dir", reference.dataDirectory], in: root.path)
+                let fleet = try SelfhealBinary.run(arguments + ["--store", url], in: root.path)
+                let local = try SelfhealBinary.run(arguments + ["--data-dir", reference.dataDirectory], in: root.path)
                 #expect(fleet.status == 0, "\(fleet.stderr)")
                 #expect(local.status == 0, "\(local.stderr)")
                 #expect(fleet.stdout == local.stdout, "\(arguments.joined(separator: " "))")
@@ -77,8 +77,8 @@ struct FleetCorrectnessTests {
         // Events: the same (seq is the fleet_seq), but for the host each carries, and the time the reference
         // store received them and the process that sent them (later, from this test).
         let events = ["events"] + range + ["--format", "json"]
-        let fleetEvents = try ForwardBinary.run(events + ["--store", url], in: root.path)
-        let localEvents = try ForwardBinary.run(events + ["--data-dir", reference.dataDirectory], in: root.path)
+        let fleetEvents = try SelfhealBinary.run(events + ["--store", url], in: root.path)
+        let localEvents = try SelfhealBinary.run(events + ["--data-dir", reference.dataDirectory], in: root.path)
         let received = /"received_at":"[^"]*",/
         let peer = /,"peer":\{"uid":\d+,"pid":\d+\}/
         let withoutHost = fleetEvents.stdout.replacing(/,"host":"host-[123]"/, with: "").replacing(received, with: "")
@@ -87,7 +87,7 @@ struct FleetCorrectnessTests {
         #expect(withoutHost.count > 100_000)
         #expect(fleetEvents.stdout.contains(#""host":"host-2""#))
         // And the whole of it checks out.
-        let verify = try ForwardBinary.run(["verify", "--store", url], in: root.path)
+        let verify = try SelfhealBinary.run(["verify", "--store", url], in: root.path)
         #expect(verify.status == 0, "\(verify.stdout) \(verify.stderr)")
         central.kill()
     }

@@ -32,10 +32,10 @@ import Testing
         fixture: FleetReadFixture,
         out: (local: String, fleet: String)? = nil
     ) throws -> (local: String, fleet: String) {
-        let local = try FleetReadCommand.run(
+        let local = try SelfhealBinary.run(
             arguments + ["--data-dir", fixture.dataDirectory] + (out.map { ["--out", $0.local] } ?? [])
         )
-        let fleet = try FleetReadCommand.run(
+        let fleet = try SelfhealBinary.run(
             arguments + ["--data-dir", try FleetReadFixture.temporaryDirectory(), "--store", fixture.url]
                 + (out.map { ["--out", $0.fleet] } ?? [])
         )
@@ -182,10 +182,10 @@ import Testing
             "alerts", "--since", "2025-11-24", "--until", "2025-12-01", "--as-of", "2025-11-28", "--store", fixture.url,
             "--data-dir", directory, "--out", try FleetReadFixture.temporaryDirectory(),
         ]
-        let first = try FleetReadCommand.run(arguments)
+        let first = try SelfhealBinary.run(arguments)
         #expect(first.status == 0, "\(first.stderr)")
         #expect(first.stdout.split(separator: "\n").count > 5)
-        let again = try FleetReadCommand.run(arguments)
+        let again = try SelfhealBinary.run(arguments)
         #expect(again.status == 0, "\(again.stderr)")
         #expect(again.stdout.isEmpty)
         #expect(again.stderr.contains("no new alerts"))
@@ -207,7 +207,7 @@ import Testing
             (["events", "--store", empty], [:], "has no fleet schema"),
         ]
         for item in cases {
-            let result = try FleetReadCommand.run(
+            let result = try SelfhealBinary.run(
                 item.arguments + ["--data-dir", directory],
                 environment: item.environment
             )
@@ -222,57 +222,3 @@ import Testing
     }
 }
 
-/// Runs the real `selfheal` executable built beside the tests.
-enum FleetReadCommand {
-    struct Result {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
-
-    /// The built `selfheal`: `SELFHEAL_BIN`, or next to the test bundle.
-    static let url: URL = {
-        if let path = ProcessInfo.processInfo.environment["SELFHEAL_BIN"] { return URL(fileURLWithPath: path) }
-        let argv0 = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        let candidates = [
-            argv0.deletingLastPathComponent().appendingPathComponent("selfheal"),
-            Bundle.main.bundleURL.appendingPathComponent("selfheal"),
-            Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("selfheal"),
-        ]
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[0]
-    }()
-
-    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
-        let process = Process()
-        process.executableURL = url
-        process.arguments = arguments
-        var env = ProcessInfo.processInfo.environment
-        env["SELFHEAL_STORE"] = nil
-        env.merge(environment) { $1 }
-        process.environment = env
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let collected = Mutex<(Data, Data)>((Data(), Data()))
-        let group = DispatchGroup()
-        for (index, pipe) in [out, err].enumerated() {
-            group.enter()
-            DispatchQueue.global().async {
-                let data = pipe.fileHandleForReading.readDataToEndOfFile()
-                collected.withLock { if index == 0 { $0.0 = data } else { $0.1 = data } }
-                group.leave()
-            }
-        }
-        group.wait()
-        process.waitUntilExit()
-        let (stdout, stderr) = collected.withLock { $0 }
-        return Result(
-            status: process.terminationStatus,
-            stdout: String(decoding: stdout, as: UTF8.self),
-            stderr: String(decoding: stderr, as: UTF8.self)
-        )
-    }
-}

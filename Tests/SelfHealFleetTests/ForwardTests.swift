@@ -42,7 +42,7 @@ import Glibc
         )
         #expect(stored == "a\u{FFFD}b|k\u{FFFD}|e\u{FFFD}1")
         #expect(try daemon.localEvents().first?.event.message == "a\u{0}b")
-        let verify = try ForwardBinary.run(["verify", "--store", url], in: root.path)
+        let verify = try SelfhealBinary.run(["verify", "--store", url], in: root.path)
         #expect(verify.status == 0, "\(verify.stdout) \(verify.stderr)")
     }
 
@@ -67,7 +67,7 @@ import Glibc
         // The state file and the metrics follow the commit: wait for them.
         var object: [String: Any] = [:]
         try waitUntil("selfheal status to show the last batch", timeout: 30) {
-            let status = try ForwardBinary.run(
+            let status = try SelfhealBinary.run(
                 ["status", "--data-dir", daemon.dataDirectory, "--format", "json"],
                 in: root.path
             )
@@ -128,7 +128,7 @@ import Glibc
             }
             var status = ""
             try waitUntil("selfheal status to say the store is unreachable", timeout: 30) {
-                status = try ForwardBinary.run(["status", "--data-dir", daemon.dataDirectory], in: root.path).stdout
+                status = try SelfhealBinary.run(["status", "--data-dir", daemon.dataDirectory], in: root.path).stdout
                 return status.contains("unreachable")
             }
             #expect(status.contains("forward lag: 1200 events"), "\(status)")
@@ -188,7 +188,7 @@ import Glibc
     ])
     func aBadForwardURLOrHostIDFailsWithOneLine(arguments: [String], message: String) throws {
         let root = try ForwardDirectory()
-        let result = try ForwardBinary.run(["serve", "--data-dir", root.path] + arguments, in: root.path)
+        let result = try SelfhealBinary.run(["serve", "--data-dir", root.path] + arguments, in: root.path)
         #expect(result.status == 1)
         #expect(result.stderr.contains(message), "\(result.stderr)")
         #expect(result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")

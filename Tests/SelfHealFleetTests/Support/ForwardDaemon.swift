@@ -9,51 +9,6 @@ import SelfHealStore
 import Glibc
 #endif
 
-/// The real `selfheal` executable built beside the tests, run with its output in files (not pipes: a PostgreSQL
-/// server a test starts meanwhile would inherit a pipe and keep it open).
-enum ForwardBinary {
-    static let url: URL = {
-        let argv0 = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        let candidates = [
-            argv0.deletingLastPathComponent().appendingPathComponent("selfheal"),
-            Bundle.main.bundleURL.appendingPathComponent("selfheal"),
-            Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("selfheal"),
-        ]
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[0]
-    }()
-
-    struct Result {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
-
-    /// Runs `selfheal ARGS` to completion.
-    static func run(_ arguments: [String], in directory: String) throws -> Result {
-        let out = (directory as NSString).appendingPathComponent("command-\(UUID().uuidString).out")
-        let err = out + ".err"
-        defer {
-            unlink(out)
-            unlink(err)
-        }
-        _ = FileManager.default.createFile(atPath: out, contents: nil)
-        _ = FileManager.default.createFile(atPath: err, contents: nil)
-        let process = Process()
-        process.executableURL = url
-        process.arguments = arguments
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle(forWritingAtPath: out)
-        process.standardError = FileHandle(forWritingAtPath: err)
-        try process.run()
-        process.waitUntilExit()
-        return Result(
-            status: process.terminationStatus,
-            stdout: (try? String(contentsOfFile: out, encoding: .utf8)) ?? "",
-            stderr: (try? String(contentsOfFile: err, encoding: .utf8)) ?? ""
-        )
-    }
-}
-
 /// A temporary directory, removed when released.
 final class ForwardDirectory: Sendable {
     let path: String
@@ -88,7 +43,7 @@ final class ForwardDaemon: @unchecked Sendable {
         }
         let before = log.components(separatedBy: "selfheal daemon started").count
         let process = Process()
-        process.executableURL = ForwardBinary.url
+        process.executableURL = SelfhealBinary.url
         process.arguments = ["serve", "--data-dir", dataDirectory] + arguments
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = FileHandle.nullDevice
@@ -120,7 +75,7 @@ final class ForwardDaemon: @unchecked Sendable {
         let file = (dataDirectory as NSString).appendingPathComponent("batch-\(UUID().uuidString).ndjson")
         defer { unlink(file) }
         try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: file))
-        let result = try ForwardBinary.run(["ingest", "--data-dir", dataDirectory, file], in: dataDirectory)
+        let result = try SelfhealBinary.run(["ingest", "--data-dir", dataDirectory, file], in: dataDirectory)
         guard result.status == 0, let accepted = result.stdout.split(separator: " ").dropFirst().first,
             let count = Int(accepted.trimmingCharacters(in: .punctuationCharacters))
         else { throw ForwardTestError("ingest failed: \(result.stdout) \(result.stderr)") }
