@@ -57,23 +57,19 @@ package enum FleetRows {
 
     /// Decodes `fleet_events` rows into events for the rules, keeping the kinds it has parsed.
     struct ProjectionDecoder {
-        private var kinds: [String: EventKind] = [:]
+        private var kinds = EventKindCache(row: "fleet event")
 
         /// A row selected with ``projectionColumns``: its seq is the fleet_seq.
         mutating func event(_ row: PostgresRow) throws -> StoredEvent {
             let (fleetSeq, timestamp, service, component, kindName, levelName, message, incident) = try row.decode(
                 (Int64, Int64, String, String, String, String, String?, String?).self
             )
-            let kind = try self.kind(kindName, fleetSeq)
-            guard let level = EventLevel(name: levelName) else {
-                throw StoreError("fleet event \(fleetSeq) has unknown level \(levelName)")
-            }
             let event = Event(
                 service: service,
-                kind: kind,
+                kind: try kinds.kind(kindName, seq: fleetSeq),
                 component: component,
                 timestamp: timestamp,
-                level: level,
+                level: try kinds.level(levelName, seq: fleetSeq),
                 message: message,
                 incident: incident
             )
@@ -82,13 +78,11 @@ package enum FleetRows {
 
         /// The kind of a name, parsed once.
         mutating func kind(_ name: String, _ fleetSeq: Int64) throws -> EventKind {
-            if let known = kinds[name] { return known }
-            guard let parsed = EventKind(name: name) else {
-                throw StoreError("fleet event \(fleetSeq) has unknown kind \(name)")
-            }
-            kinds[name] = parsed
-            return parsed
+            try kinds.kind(name, seq: fleetSeq)
         }
+
+        /// The level of a name.
+        func level(_ name: String, _ fleetSeq: Int64) throws -> EventLevel { try kinds.level(name, seq: fleetSeq) }
     }
 
     /// Every column of `fleet_events`, in the order ``fullEvent(_:decoder:)`` reads them.
@@ -102,10 +96,7 @@ package enum FleetRows {
         let cells = row.makeRandomAccess()
         let fleetSeq = try cells[0].decode(Int64.self)
         let kind = try decoder.kind(try cells[6].decode(String.self), fleetSeq)
-        let levelName = try cells[7].decode(String.self)
-        guard let level = EventLevel(name: levelName) else {
-            throw StoreError("fleet event \(fleetSeq) has unknown level \(levelName)")
-        }
+        let level = try decoder.level(try cells[7].decode(String.self), fleetSeq)
         let timestamp = try cells[2].decode(Int64.self)
         let event = Event(
             service: try cells[4].decode(String.self),

@@ -15,7 +15,7 @@ extension EventStore {
                 statement.bind(2, Int64(limit))
                 var events: [StoredEvent] = []
                 events.reserveCapacity(min(limit, 20_000))
-                var kinds: [String: EventKind] = [:]
+                var kinds = EventKindCache()
                 while try statement.step() {
                     events.append(try Self.rangeEvent(statement, kinds: &kinds))
                 }
@@ -38,23 +38,10 @@ extension EventStore {
     }
 
     /// Decodes the current row of a statement over ``eventColumns``.
-    private static func rangeEvent(_ statement: FastStatement, kinds: inout [String: EventKind]) throws -> StoredEvent {
+    private static func rangeEvent(_ statement: FastStatement, kinds: inout EventKindCache) throws -> StoredEvent {
         let seq = statement.int64(0)
-        let kindName = statement.string(5)
-        let kind: EventKind
-        if let known = kinds[kindName] {
-            kind = known
-        } else {
-            guard let parsed = EventKind(name: kindName) else {
-                throw StoreError("event \(seq) has unknown kind \(kindName)")
-            }
-            kinds[kindName] = parsed
-            kind = parsed
-        }
-        let levelName = statement.string(6)
-        guard let level = EventLevel(name: levelName) else {
-            throw StoreError("event \(seq) has unknown level \(levelName)")
-        }
+        let kind = try kinds.kind(statement.string(5), seq: seq)
+        let level = try kinds.level(statement.string(6), seq: seq)
         let timestamp = statement.int64(1)
         let event = Event(
             service: statement.string(3),

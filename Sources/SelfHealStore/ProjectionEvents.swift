@@ -30,24 +30,11 @@ extension EventStore {
         statement.bind(3, Int64(limit))
         var events: [StoredEvent] = []
         events.reserveCapacity(min(limit, 20_000))
-        var kinds: [String: EventKind] = [:]
+        var kinds = EventKindCache()
         while try statement.step() {
             let seq = statement.int64(0)
-            let kindName = statement.string(4)
-            let kind: EventKind
-            if let known = kinds[kindName] {
-                kind = known
-            } else {
-                guard let parsed = EventKind(name: kindName) else {
-                    throw StoreError("event \(seq) has unknown kind \(kindName)")
-                }
-                kinds[kindName] = parsed
-                kind = parsed
-            }
-            let levelName = statement.string(5)
-            guard let level = EventLevel(name: levelName) else {
-                throw StoreError("event \(seq) has unknown level \(levelName)")
-            }
+            let kind = try kinds.kind(statement.string(4), seq: seq)
+            let level = try kinds.level(statement.string(5), seq: seq)
             let timestamp = statement.int64(1)
             let event = Event(
                 service: statement.string(2),
