@@ -1,8 +1,9 @@
 import Foundation
 import Logging
-import SelfHealing
+import SelfHealFleet
 import SelfHealServer
 import SelfHealStore
+import SelfHealing
 import Synchronization
 
 #if canImport(Glibc)
@@ -90,12 +91,25 @@ enum Clients {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         var logger = Logger(label: "bench")
         logger.logLevel = .error
-        let configuration = ServerConfiguration(
+        var configuration = ServerConfiguration(
             dataDirectory: directory,
             durability: durability,
             projections: projections
         )
-        let daemon = Task { try await Daemon.run(configuration, logger: logger) }
+        // SELFHEAL_BENCH_FORWARD=postgresql://...: the daemon also forwards, as `serve --forward` does (whether
+        // forwarding slows the acks), each run as a host of its own.
+        if let store = ProcessInfo.processInfo.environment["SELFHEAL_BENCH_FORWARD"], !store.isEmpty {
+            let forwarding = try ForwarderConfiguration(
+                store: try FleetStoreURL(store),
+                hostID: "bench-\(UUID().uuidString)",
+                databasePath: configuration.databasePath
+            )
+            let forwarderLogger = logger
+            configuration.companions = { metrics in
+                [Forwarder(configuration: forwarding, logger: forwarderLogger, metricsFactory: metrics)]
+            }
+        }
+        let daemon = Task { [configuration] in try await Daemon.run(configuration, logger: logger) }
         defer { daemon.cancel() }
         try waitForSocket(configuration.socketPath)
         let outcome = try await send(
