@@ -122,17 +122,34 @@ public final class CentralProjector: Sendable {
         logger.notice(
             "\(waited ? "took over applying" : "applying") the fleet log from fleet_seq \(ledger.lastSeq + 1)"
         )
-        let source = FleetIncidentSource(connection: connection, logger: logger)
-        // A third session reads ahead: the next batch is fetched and decoded (on an event loop) while this one
-        // is applied and written.
+        // Two more sessions: one reads ahead (the next batch is fetched and decoded on an event loop while this
+        // one is applied), one looks up the active incidents the working set does not hold while the previous
+        // batch is still being written on `connection`. Those lookups may see the store as it was before that
+        // batch: the ledger keeps what that batch touched in memory and knows which incidents it ended.
         let reader = try Self.connect(options.url, logger: logger)
         defer { _ = try? reader.close().wait() }
+        let lookups = try Self.connect(options.url, logger: logger)
+        defer { _ = try? lookups.close().wait() }
+        let source = FleetIncidentSource(connection: lookups, logger: logger)
         var next = fetch(reader, after: ledger.lastSeq)
+        var pendingCount: Int64 = 0
+        // The previous batch's transaction, at most one in flight; the next is sent once it has committed. On an
+        // error the sessions close with it in flight: it commits with its cursor or not at all, and the next
+        // session loads the ledger from what the store holds. (Never wait on a closed session's queries:
+        // postgres-nio does not answer them.)
+        var writing: EventLoopFuture<Void>?
+        func finishWriting() throws {
+            guard let pending = writing else { return }
+            writing = nil
+            try pending.wait()
+            applied.wrappingAdd(pendingCount, ordering: .relaxed)
+        }
         while !isStopping {
             // The lock's session gone means another process may take over: stop writing at once.
             if lockConnection.isClosed { throw LockLost() }
             let events = try next.wait()
             guard let last = events.last?.seq else {
+                try finishWriting()
                 if options.stopWhenCaughtUp { return true }
                 Thread.sleep(forTimeInterval: Self.seconds(options.idlePoll))
                 next = fetch(reader, after: ledger.lastSeq)
@@ -148,9 +165,12 @@ public final class CentralProjector: Sendable {
             // On an error the ledger no longer matches the database: the next session loads it again.
             try source.prefetch(events, for: ledger)
             try ledger.apply(EventBatch(events), source: source)
-            try FleetProjectionWriter.write(ledger, after: previous, connection, logger: logger)
-            applied.wrappingAdd(Int64(events.count), ordering: .relaxed)
+            try finishWriting()
+            if lockConnection.isClosed { throw LockLost() }
+            writing = FleetProjectionWriter.send(ledger, after: previous, connection, logger: logger)
+            pendingCount = Int64(events.count)
         }
+        try finishWriting()
         _ = try? next.wait()
         return true
     }

@@ -61,9 +61,21 @@ package enum FleetRows {
 
         /// A row selected with ``projectionColumns``: its seq is the fleet_seq.
         mutating func event(_ row: PostgresRow) throws -> StoredEvent {
-            let (fleetSeq, timestamp, service, component, kindName, levelName, message, incident) = try row.decode(
-                (Int64, Int64, String, String, String, String, String?, String?).self
-            )
+            // Cell by cell: `row.decode((Int64, Int64, String, ...).self)` instantiates the tuple's generic
+            // metadata on every call, which was most of the projector's read-ahead thread.
+            var cells = row.makeIterator()
+            func next() throws -> PostgresCell {
+                guard let cell = cells.next() else { throw StoreError("a fleet event row has too few columns") }
+                return cell
+            }
+            let fleetSeq = try next().decode(Int64.self)
+            let timestamp = try next().decode(Int64.self)
+            let service = try next().decode(String.self)
+            let component = try next().decode(String.self)
+            let kindName = try next().decode(String.self)
+            let levelName = try next().decode(String.self)
+            let message = try next().decode(String?.self)
+            let incident = try next().decode(String?.self)
             let event = Event(
                 service: service,
                 kind: try kinds.kind(kindName, seq: fleetSeq),

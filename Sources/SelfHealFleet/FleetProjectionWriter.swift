@@ -44,6 +44,8 @@ final class FleetIncidentSource: ActiveIncidentSource {
                 byComponent.names.append(key.name)
             }
         }
+        // postgres-nio never answers a query written to a closed connection.
+        guard !connection.isClosed else { throw FleetProjectionWriter.SessionClosed() }
         var pending: [EventLoopFuture<PostgresQueryResult>] = []
         if !byIncident.services.isEmpty {
             pending.append(
@@ -119,6 +121,12 @@ enum FleetProjectionWriter {
         }
     }
 
+    /// Raised instead of sending a query on a session that has closed (the store went away: the projector
+    /// reconnects; not a ``StoreError``, which would stop it).
+    struct SessionClosed: Error, CustomStringConvertible {
+        var description: String { "the connection to the central store closed" }
+    }
+
     /// Raised when the batch's transaction ended in a rollback.
     struct RolledBack: Error, CustomStringConvertible {
         var description: String { "the batch's transaction rolled back" }
@@ -127,14 +135,30 @@ enum FleetProjectionWriter {
     /// A null in a bigint array (postgres-nio's arrays hold no nulls).
     static let nullMarker = Int64.min
 
-    /// Writes the incidents the batch touched, its counters and the cursor (from `previous` to the ledger's
-    /// last seq) in one transaction; throws ``CursorMoved`` (and writes nothing) if the cursor moved.
-    static func write(
+    /// Sends the incidents the batch touched, its counters and the cursor (from `previous` to the ledger's last
+    /// seq) as one transaction, and returns at once: the statements are built from the ledger now, so the next
+    /// batch may be applied while this one is written. The future fails with ``CursorMoved`` (and nothing is
+    /// written) if the cursor moved, with ``RolledBack`` or the statement's error if the transaction did not
+    /// commit.
+    static func send(
         _ ledger: IncidentLedger,
         after previous: Int64,
         _ connection: PostgresConnection,
         logger: Logger
-    ) throws {
+    ) -> EventLoopFuture<Void> {
+        var opened = IncidentArrays()
+        var changed = IncidentArrays()
+        for touch in ledger.touches {
+            if touch.existed { changed.append(ledger.record(touch)) } else { opened.append(ledger.record(touch)) }
+        }
+        var built: [PostgresQuery] = []
+        if !opened.ids.isEmpty { built.append(opened.insert) }
+        if !changed.ids.isEmpty { built.append(changed.update) }
+        if !ledger.counterChanges.rows.isEmpty { built.append(counterUpsert(ledger.counterChanges)) }
+        let statements = built
+        // postgres-nio never answers a query written to a closed connection: fail instead of waiting for ever.
+        let closed = SessionClosed()
+        guard !connection.isClosed else { return connection.eventLoop.makeFailedFuture(closed) }
         let begin = connection.query("BEGIN", logger: logger)
         let cursor = connection.query(
             """
@@ -143,35 +167,40 @@ enum FleetProjectionWriter {
             """,
             logger: logger
         )
-        do {
-            _ = try begin.wait()
-            guard try cursor.wait().metadata.rows == 1 else { throw CursorMoved(expected: previous) }
-        } catch {
-            _ = try? connection.query("ROLLBACK", logger: logger).wait()
-            throw error
+        let eventLoop = connection.eventLoop
+        let started = begin.and(cursor).flatMapError { error in
+            // BEGIN or the cursor's update failed: end the transaction before telling.
+            rollBack(connection, logger: logger).flatMapThrowing { _ -> (PostgresQueryResult, PostgresQueryResult) in
+                throw error
+            }
         }
-        // Sent together; a failed statement makes the COMMIT a rollback.
-        var pending: [EventLoopFuture<PostgresQueryResult>] = []
-        var opened = IncidentArrays()
-        var changed = IncidentArrays()
-        for touch in ledger.touches {
-            if touch.existed { changed.append(ledger.record(touch)) } else { opened.append(ledger.record(touch)) }
+        return started.flatMap { _, moved -> EventLoopFuture<Void> in
+            guard moved.metadata.rows == 1 else {
+                return rollBack(connection, logger: logger).flatMapThrowing { _ in
+                    throw CursorMoved(expected: previous)
+                }
+            }
+            guard !connection.isClosed else { return eventLoop.makeFailedFuture(closed) }
+            // Sent together; a failed statement makes the COMMIT a rollback.
+            let pending = statements.map { connection.query($0, logger: logger) }
+            let commit = connection.query("COMMIT", logger: logger)
+            return EventLoopFuture.whenAllComplete(pending + [commit], on: eventLoop).flatMap { results in
+                for result in results {
+                    if case .failure(let error) = result {
+                        return rollBack(connection, logger: logger).flatMapThrowing { _ in throw error }
+                    }
+                }
+                guard case .success(let done) = results.last, done.metadata.command == "COMMIT" else {
+                    return eventLoop.makeFailedFuture(RolledBack())
+                }
+                return eventLoop.makeSucceededVoidFuture()
+            }
         }
-        if !opened.ids.isEmpty { pending.append(connection.query(opened.insert, logger: logger)) }
-        if !changed.ids.isEmpty { pending.append(connection.query(changed.update, logger: logger)) }
-        if !ledger.counterChanges.rows.isEmpty {
-            pending.append(connection.query(counterUpsert(ledger.counterChanges), logger: logger))
-        }
-        let commit = connection.query("COMMIT", logger: logger)
-        do {
-            for future in pending { _ = try future.wait() }
-            let done = try commit.wait()
-            guard done.metadata.command == "COMMIT" else { throw RolledBack() }
-        } catch {
-            _ = try? commit.wait()
-            _ = try? connection.query("ROLLBACK", logger: logger).wait()
-            throw error
-        }
+    }
+
+    /// Sends ROLLBACK; its own failure (the connection gone) is not what the caller is told.
+    static func rollBack(_ connection: PostgresConnection, logger: Logger) -> EventLoopFuture<Void> {
+        connection.query("ROLLBACK", logger: logger).map { _ in () }.recover { _ in () }
     }
 
     /// One INSERT ... ON CONFLICT adding the batch's counts to the counters rows.

@@ -65,8 +65,11 @@ package struct IncidentLedger: Sendable {
     private var endedSlots: [Int] = []
     /// Per slot: whether its record came from the index of keys (so its entry is to go when it ends).
     private var slotIndexed: [Bool] = []
-    /// The ids of the incidents the batch ended, which SQLite still holds active until the batch is written.
+    /// The ids of the incidents the batch ended, which the store still holds active until the batch is written.
     private var endedIDs: Set<Int64> = []
+    /// The same for the batch before, which a store that writes one batch while the next is applied (the
+    /// central projector) may still hold active too.
+    private var previouslyEndedIDs: Set<Int64> = []
     /// The slot of each key's active incident in the working set.
     private var active: [IncidentKey: Int] = [:]
     /// Keys whose active incident may be in SQLite only.
@@ -152,6 +155,7 @@ package struct IncidentLedger: Sendable {
         counterChanges.removeAll()
         freeSlots.append(contentsOf: endedSlots)
         endedSlots.removeAll(keepingCapacity: true)
+        swap(&endedIDs, &previouslyEndedIDs)
         endedIDs.removeAll(keepingCapacity: true)
         unindexed.removeAll(keepingCapacity: true)
         if active.count > workingSetLimit { try evictLeastRecent(source) }
@@ -161,7 +165,8 @@ package struct IncidentLedger: Sendable {
 
     /// Moves the least recently touched active incidents out of the working set, down to half its limit (so
     /// that this runs once per half a limit of new incidents, not for every batch), into SQLite's index of keys.
-    /// Their rows were written by earlier batches.
+    /// Their rows were written by earlier batches: those the previous batch touched stay, as their rows may still
+    /// be on their way to a store that writes one batch while the next is applied.
     private mutating func evictLeastRecent(_ source: some ActiveIncidentSource) throws {
         let keep = workingSetLimit / 2
         // Slots, not keys, are sorted: a key is two strings, which every move would retain and release.
@@ -169,7 +174,7 @@ package struct IncidentLedger: Sendable {
         byAge.sort { slotBatches[$0] < slotBatches[$1] }
         var entries: [IndexedKey] = []
         entries.reserveCapacity(byAge.count - keep)
-        for slot in byAge.prefix(byAge.count - keep) {
+        for slot in byAge.prefix(byAge.count - keep) where slotBatches[slot] < batch - 1 {
             let hash = slots[slot].key.hash
             active.removeValue(forKey: slots[slot].key)
             evicted.insert(hash)
@@ -211,7 +216,7 @@ package struct IncidentLedger: Sendable {
     private mutating func activeSlot(_ key: IncidentKey, _ source: some ActiveIncidentSource) throws -> Int? {
         if let slot = active[key] { return slot }
         guard evicted.mayContain(key.hash), let record = try source.activeIncident(key),
-            !endedIDs.contains(record.id)
+            !endedIDs.contains(record.id), !previouslyEndedIDs.contains(record.id)
         else { return nil }
         let slot = place(record, indexed: true)
         active[key] = slot
