@@ -55,6 +55,14 @@ struct CentralCommand: AsyncParsableCommand {
     @Option(help: "Events applied per transaction.")
     var batchSize: Int = 10_000
 
+    @Option(
+        help: """
+            The most active incidents kept in memory between batches (a few hundred bytes each); the others are \
+            looked up in PostgreSQL.
+            """
+    )
+    var workingSet: Int = 100_000
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
@@ -68,6 +76,9 @@ struct CentralCommand: AsyncParsableCommand {
         guard (1...1_000_000).contains(batchSize) else {
             throw ValidationError("--batch-size must be between 1 and 1000000, not \(batchSize)")
         }
+        guard (1_000...100_000_000).contains(workingSet) else {
+            throw ValidationError("--working-set must be between 1000 and 100000000, not \(workingSet)")
+        }
     }
 
     func run() async throws {
@@ -78,6 +89,7 @@ struct CentralCommand: AsyncParsableCommand {
             try await CentralProjector.prepare(url, quietPeriod: try quietPeriod.map(parseQuietPeriod), logger: logger)
             var options = CentralProjector.Options(url: url)
             options.batchSize = batchSize
+            options.workingSetLimit = workingSet
             let projector = CentralProjector(options, logger: logger)
             if let settings = try http.configuration() {
                 try await CentralHTTP.run(

@@ -26,6 +26,7 @@ enum FleetCentralBenchmark {
         let total = Int(Bench.option(arguments, "events", default: "500000")) ?? 500_000
         let runs = Int(Bench.option(arguments, "runs", default: "3")) ?? 3
         let batchSize = Int(Bench.option(arguments, "batch-size", default: "10000")) ?? 10_000
+        let workingSet = Int(Bench.option(arguments, "working-set", default: "100000")) ?? 100_000
         let store = Bench.option(
             arguments,
             "store",
@@ -49,7 +50,8 @@ enum FleetCentralBenchmark {
         say(
             "fleet central: \(Bench.grouped(Double(total))) events of the mixed workload (8 services x 8 components, "
                 + "60% with an incident key) from 4 hosts, stored in \(String(format: "%.1f", fill)) s; "
-                + "batches of \(Bench.grouped(Double(batchSize))); median of \(runs) runs"
+                + "batches of \(Bench.grouped(Double(batchSize))), a working set of \(Bench.grouped(Double(workingSet))); "
+                + "median of \(runs) runs"
         )
         var rates: [Double] = []
         var cpuPer100k: [Double] = []
@@ -62,6 +64,7 @@ enum FleetCentralBenchmark {
             try await connection.query("VACUUM ANALYZE fleet_incidents", logger: logger)
             var options = CentralProjector.Options(url: url)
             options.batchSize = batchSize
+            options.workingSetLimit = workingSet
             options.stopWhenCaughtUp = true
             let projector = CentralProjector(options, logger: logger)
             let cpuBefore = processCPU()

@@ -78,6 +78,9 @@ func shellWords(_ line: String) -> [String] {
         #expect(throws: (any Error).self) { _ = try SelfHealCommand.parseAsRoot(["serve", "--durability", "maybe"]) }
         #expect(throws: (any Error).self) { _ = try SelfHealCommand.parseAsRoot(["serve", "--socket-mode", "999"]) }
         #expect(throws: (any Error).self) { _ = try SelfHealCommand.parseAsRoot(["emit", "--service", "s"]) }
+        let store = ["central", "--store", "postgresql://selfheal@localhost/fleet"]
+        #expect(throws: (any Error).self) { _ = try SelfHealCommand.parseAsRoot(store + ["--working-set", "5"]) }
+        #expect(throws: Never.self) { _ = try SelfHealCommand.parseAsRoot(store + ["--working-set", "2000000"]) }
     }
 
     @Test func timeExpressions() throws {

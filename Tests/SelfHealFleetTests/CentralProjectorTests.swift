@@ -120,7 +120,8 @@ struct CentralProjectorTests {
         try await FleetTestLog.with(url: url, quietPeriod: 2 * 3_600_000) { log in
             var stream = FleetTestStream(seed: 5)
             try await log.append(stream.take(3_000), hosts: hosts, batch: 100)
-            let central = try CentralProcess(store: url, arguments: ["--quiet-period", "2h"])
+            // The smallest working set the command line allows.
+            let central = try CentralProcess(store: url, arguments: ["--quiet-period", "2h", "--working-set", "1000"])
             try await central.waitForLog("applying the fleet log")
             try await log.waitCaughtUp()
             central.kill()
