@@ -13,7 +13,7 @@ status=0
 run() {
     local sanitizer="$1" path="$2"
     echo "sanitize.sh: building with --sanitize=$sanitizer in $path"
-    swift build --build-tests --sanitize="$sanitizer" --build-path "$path"
+    scripts/swift-build.sh --build-tests --sanitize="$sanitizer" --build-path "$path"
     echo "sanitize.sh: testing with --sanitize=$sanitizer"
     export SELFHEAL_BIN="$PWD/$path/debug/selfheal"
     # For the few tests whose real-time settings (not bounds) must allow for the sanitizer's slowness.
