@@ -29,7 +29,8 @@ struct CentralCommand: AsyncParsableCommand {
         commandName: "central",
         abstract: "Apply the incident rules to the fleet's central log in PostgreSQL (SPEC section 10).",
         discussion: """
-            Migrates the central store's schema, then applies the rules of SPEC section 5 to the events the \
+            Migrates the central store's schema (started before its PostgreSQL answers, it logs one line and \
+            waits for it, as serve --forward does), then applies the rules of SPEC section 5 to the events the \
             hosts forwarded (serve --forward), in fleet_seq order, into the fleet's incidents and counters, in \
             the same transactions as its cursor. Several may run: the one holding the projector's advisory lock \
             applies, the others wait and take over within seconds when it stops. Logs one line when it starts \
@@ -53,7 +54,7 @@ struct CentralCommand: AsyncParsableCommand {
     var quietPeriod: String?
 
     @Option(help: "Events applied per transaction.")
-    var batchSize: Int = 10_000
+    var batchSize: Int = CentralProjector.Options.defaultBatchSize
 
     @Option(
         help: """
@@ -61,7 +62,7 @@ struct CentralCommand: AsyncParsableCommand {
             looked up in PostgreSQL.
             """
     )
-    var workingSet: Int = 100_000
+    var workingSet: Int = CentralProjector.Options.defaultWorkingSetLimit
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"

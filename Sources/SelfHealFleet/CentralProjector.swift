@@ -26,9 +26,13 @@ public final class CentralProjector: Sendable {
         /// The central store.
         public var url: FleetStoreURL
         /// Events read and applied per transaction.
-        public var batchSize: Int = 10_000
+        public var batchSize: Int = defaultBatchSize
         /// The most active incidents kept in memory between batches.
-        public var workingSetLimit: Int = 100_000
+        public var workingSetLimit: Int = defaultWorkingSetLimit
+        /// ``batchSize`` unless set: `central --batch-size`'s default.
+        public static let defaultBatchSize = 10_000
+        /// ``workingSetLimit`` unless set: `central --working-set`'s default.
+        public static let defaultWorkingSetLimit = 100_000
         /// How often a waiting process tries for the lock.
         public var lockPoll: Duration = .seconds(1)
         /// How long it waits before looking for new events again when it has applied all.
@@ -270,7 +274,7 @@ struct LockLost: Error, CustomStringConvertible {
 extension CentralProjector {
     /// Migrates the central store's schema and, when one is asked for, settles its quiet period.
     public static func prepare(_ url: FleetStoreURL, quietPeriod: Int64?, logger: Logger) async throws(StoreError) {
-        let connection = try await FleetDatabase.connect(url, logger: logger)
+        let connection = try await FleetDatabase.connectWaiting(url, logger: logger)
         do {
             try await FleetDatabase.migrate(connection, logger: logger)
             if let quietPeriod { try await settleQuietPeriod(quietPeriod, connection, logger: logger) }

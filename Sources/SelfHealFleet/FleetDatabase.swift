@@ -88,15 +88,24 @@ public enum FleetDatabase {
         on eventLoop: any EventLoop = MultiThreadedEventLoopGroup.singleton.any()
     ) async throws(StoreError) -> PostgresConnection {
         do {
-            return try await PostgresConnection.connect(
-                on: eventLoop,
-                configuration: url.configuration,
-                id: nextConnectionID(),
-                logger: logger
-            )
+            return try await open(url, logger: logger, on: eventLoop)
         } catch {
             throw StoreError("cannot connect to the central store \(url): \(describe(error))")
         }
+    }
+
+    /// One connection attempt; postgres-nio's error as it is.
+    private static func open(
+        _ url: FleetStoreURL,
+        logger: Logger,
+        on eventLoop: any EventLoop = MultiThreadedEventLoopGroup.singleton.any()
+    ) async throws -> PostgresConnection {
+        try await PostgresConnection.connect(
+            on: eventLoop,
+            configuration: url.configuration,
+            id: nextConnectionID(),
+            logger: logger
+        )
     }
 
     /// The migrations, in order: `schema/postgresql/NNN_name.sql`, embedded at build time.
@@ -212,6 +221,51 @@ public enum FleetDatabase {
 
     /// The advisory lock held while migrating (an arbitrary constant of this project).
     static let migrationLock: Int64 = 0x5e1f_4ea1_0001
+
+    /// Opens one connection, waiting while the server cannot be reached (nothing listens, the host is down, or
+    /// PostgreSQL is still starting up), with capped exponential backoff: `central` started before its PostgreSQL
+    /// (a machine booting, a deploy in any order) waits for it, as the forwarder does. Logs one line when it
+    /// starts waiting and one when the server answers. A failure a retry will not fix (a wrong password, no such
+    /// database) is thrown at once.
+    public static func connectWaiting(
+        _ url: FleetStoreURL,
+        logger: Logger,
+        backoff: ClosedRange<Duration> = .milliseconds(200) ... .seconds(5)
+    ) async throws(StoreError) -> PostgresConnection {
+        var delay = backoff.lowerBound
+        var waiting = false
+        while true {
+            do {
+                let connection = try await open(url, logger: logger)
+                if waiting { logger.notice("the central store \(url) answers") }
+                return connection
+            } catch {
+                guard isUnreachable(error) else {
+                    throw StoreError("cannot connect to the central store \(url): \(describe(error))")
+                }
+                if !waiting {
+                    logger.warning("the central store \(url) is unreachable (\(describe(error))); waiting for it")
+                    waiting = true
+                }
+                do { try await Task.sleep(for: delay) } catch {
+                    throw StoreError("stopped while waiting for the central store \(url)")
+                }
+                delay = min(delay * 2, backoff.upperBound)
+            }
+        }
+    }
+
+    /// Whether a connection attempt failed because the server cannot be reached now (a retry may succeed):
+    /// no answer or a refused connection, or PostgreSQL saying it is starting up or shutting down (SQLSTATE
+    /// 57P03, `cannot_connect_now`).
+    static func isUnreachable(_ error: any Error) -> Bool {
+        guard let error = error as? PSQLError else { return false }
+        if error.serverInfo?[.sqlState] == "57P03" { return true }
+        switch error.code {
+        case .connectionError, .serverClosedConnection: return true
+        default: return false
+        }
+    }
 
     /// The advisory lock the applying `central` process holds.
     public static let projectorLock: Int64 = 0x5e1f_4ea1_0002

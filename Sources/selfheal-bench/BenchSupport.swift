@@ -37,8 +37,9 @@ enum Bench {
             ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
     }
 
-    /// `1234567` as `1,234,567`.
+    /// `1234567` as `1,234,567`; "-" for a figure not measured (NaN, as a run left out gives).
     static func grouped(_ value: Double) -> String {
+        guard value.isFinite else { return "-" }
         let digits = String(Int(value.rounded()))
         var result = ""
         for (index, character) in digits.reversed().enumerated() {

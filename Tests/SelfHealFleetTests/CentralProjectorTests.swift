@@ -161,6 +161,40 @@ struct CentralProjectorTests {
         }
     }
 
+    @Test func centralStartedBeforeItsStoreWaitsForIt() async throws {
+        let server = try TestPostgresServer.start()
+        defer { server.stop() }
+        let url = try server.makeDatabase()
+        try await FleetTestLog.with(url: url) { log in
+            var stream = FleetTestStream(seed: 41)
+            try await log.append(stream.take(1_000), hosts: hosts, batch: 100)
+            try server.pause()
+            let central = try CentralProcess(store: url)
+            try await central.waitForLog("is unreachable")
+            #expect(central.process.isRunning, "\(central.log)")
+            try server.resume()
+            try await central.waitForLog("answers")
+            try await central.waitForLog("applying the fleet log from fleet_seq 1")
+            try await log.reconnect()
+            try await log.waitCaughtUp()
+            central.kill()
+            try await expectEqualToLocal(log)
+            #expect(central.log.components(separatedBy: "is unreachable").count == 2, "one line while waiting")
+        }
+    }
+
+    @Test func centralGivenAStoreThatRefusesItsLoginFailsAtOnce() async throws {
+        let url = try TestPostgresServer.shared().makeDatabase()
+        let wrong = url.replacingOccurrences(of: "postgresql://postgres@", with: "postgresql://nobody@")
+        let central = try CentralProcess(store: wrong)
+        central.process.waitUntilExit()
+        #expect(central.process.terminationStatus != 0)
+        let lines = central.log.split(separator: "\n")
+        #expect(lines.count == 1, "\(central.log)")
+        #expect(central.log.contains("cannot connect to the central store"), "\(central.log)")
+        #expect(central.log.contains("nobody"), "\(central.log)")
+    }
+
     /// A working set of 50 incidents: the ledger evicts to the central store, prefetches and looks keys up there,
     /// and rebuilds its filter from it, and the figures stay the local store's.
     @Test func aSmallWorkingSetGivesTheSameFigures() async throws {
