@@ -12,10 +12,19 @@ import Glibc
 #endif
 
 /// The connections the server has open, so that a graceful shutdown can stop reading from all of them.
+///
+/// A graceful shutdown must not drop a connection NIO is still setting up: the accept loop would never see it,
+/// and its `NIOAsyncChannel`, never run, fails NIO's assertion. So the registry counts the connections being set
+/// up, from the child channel's initializer until the accept loop takes them; once stopping, new ones are
+/// refused before they are wrapped, and the server channel is closed only when the last one in setup arrived.
 final class ConnectionRegistry: Sendable {
     private struct State {
         var channels: [ObjectIdentifier: any Channel] = [:]
         var closing = false
+        /// Connections between their initializer and the accept loop.
+        var settingUp = 0
+        /// What to do once stopping and nothing is being set up (close the server channel).
+        var whenSettled: (@Sendable () -> Void)?
     }
 
     private let state = Mutex(State())
@@ -24,27 +33,50 @@ final class ConnectionRegistry: Sendable {
     /// Whether the daemon is stopping (the framer then drops a final partial line).
     var isStopping: Bool { stopping.load(ordering: .relaxed) }
 
-    func add(_ channel: any Channel) {
-        let closeNow = state.withLock { state in
-            if state.closing { return true }
+    /// A connection starts being set up; false once the daemon is stopping, when it is to be refused (its
+    /// initializer fails before wrapping it, and NIO closes it). Each true is followed by one ``endSetup()``.
+    func beginSetup(_ channel: any Channel) -> Bool {
+        state.withLock { state in
+            if state.closing { return false }
             state.channels[ObjectIdentifier(channel)] = channel
-            return false
+            state.settingUp += 1
+            return true
         }
-        if closeNow { channel.close(mode: .input, promise: nil) }
+    }
+
+    /// A connection set up reached the accept loop, or its setup failed.
+    func endSetup() {
+        let settled = state.withLock { state -> (@Sendable () -> Void)? in
+            state.settingUp -= 1
+            guard state.closing, state.settingUp == 0 else { return nil }
+            defer { state.whenSettled = nil }
+            return state.whenSettled
+        }
+        settled?()
     }
 
     func remove(_ channel: any Channel) {
         _ = state.withLock { $0.channels.removeValue(forKey: ObjectIdentifier(channel)) }
     }
 
-    /// Stops reading from every connection: what was read is still committed and its syncs answered.
-    func stopReading() {
+    /// Stops reading from every connection (what was read is still committed and its syncs answered), and calls
+    /// `closeServer` once no connection is being set up any more.
+    func stopReading(thenCloseServer closeServer: @escaping @Sendable () -> Void) {
         stopping.store(true, ordering: .relaxed)
-        let channels = state.withLock { state in
+        let (channels, closeNow) = state.withLock { state in
             state.closing = true
-            return Array(state.channels.values)
+            if state.settingUp > 0 { state.whenSettled = closeServer }
+            return (Array(state.channels.values), state.settingUp == 0)
         }
-        for channel in channels { channel.close(mode: .input, promise: nil) }
+        if closeNow { closeServer() }
+        // On each channel's event loop, and only once it is active: closing the input of a connection NIO is
+        // still registering breaks its precondition (a connection accepted as the daemon stopped crashed it).
+        // One not active yet closes its own input when it becomes active (``LineFramer``), as `stopping` is set.
+        for channel in channels {
+            channel.eventLoop.execute {
+                if channel.isActive { channel.close(mode: .input, promise: nil) }
+            }
+        }
     }
 }
 
@@ -82,19 +114,26 @@ struct IngestServer: Service {
                     value: AdaptiveRecvByteBufferAllocator(minimum: 4_096, initial: 65_536, maximum: 262_144)
                 )
                 .bind(unixDomainSocketPath: configuration.socketPath, cleanupExistingSocketFile: true) { channel in
-                    Self.peerCredentials(of: channel).flatMapThrowing { credentials in
+                    guard registry.beginSetup(channel) else {
+                        return channel.eventLoop.makeFailedFuture(ServerError("the daemon is stopping"))
+                    }
+                    return Self.peerCredentials(of: channel).flatMapThrowing { credentials in
                         try channel.pipeline.syncOperations.addHandler(
                             LineFramer(now: now, shuttingDown: { registry.isStopping })
                         )
                         let asyncChannel = try NIOAsyncChannel<IngestChunk, ByteBuffer>(
                             wrappingChannelSynchronously: channel
                         )
-                        registry.add(channel)
                         return Connection(
                             channel: asyncChannel,
                             peer: credentials.map { Peer(uid: $0.uid, pid: $0.pid) },
                             refusal: policy.refusal(credentials, logger: logger)
                         )
+                    }
+                    .flatMapErrorThrowing { error in
+                        registry.remove(channel)
+                        registry.endSetup()
+                        throw error
                     }
                 }
         } catch {
@@ -120,6 +159,7 @@ struct IngestServer: Service {
                 do {
                     try await serverChannel.executeThenClose { inbound in
                         for try await connection in inbound {
+                            registry.endSetup()
                             tasks.addTask {
                                 await serve(connection)
                                 registry.remove(connection.channel.channel)
@@ -132,8 +172,8 @@ struct IngestServer: Service {
             }
         } onGracefulShutdown: {
             logger.info("selfheal daemon stopping: no new connections, committing what was read")
-            serverChannel.channel.close(promise: nil)
-            registry.stopReading()
+            let server = serverChannel.channel
+            registry.stopReading(thenCloseServer: { server.close(promise: nil) })
         }
     }
 

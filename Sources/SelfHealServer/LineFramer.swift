@@ -38,6 +38,13 @@ final class LineFramer: ChannelInboundHandler {
         self.shuttingDown = shuttingDown
     }
 
+    /// A connection that becomes active once the daemon is stopping is read no more (as those open then are):
+    /// the registry cannot close its input before NIO has activated it.
+    func channelActive(context: ChannelHandlerContext) {
+        context.fireChannelActive()
+        if shuttingDown() { context.close(mode: .input, promise: nil) }
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var input = unwrapInboundIn(data)
         var items: [IngestItem] = []

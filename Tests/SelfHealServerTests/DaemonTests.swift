@@ -284,4 +284,62 @@ struct DaemonTests {
         #expect(ingest.status == 1)
         #expect(ingest.stderr.contains("no daemon answers"))
     }
+
+    /// `status` asks the daemon itself (a ping on its socket), not only its lock: up and answering exits 0 with
+    /// its version; a daemon that holds the lock but cannot answer (stopped with SIGSTOP here) and a daemon that
+    /// is gone exit 3, each saying which it is.
+    @Test func statusPingsTheDaemonAndExitsThreeWhenItDoesNotAnswer() throws {
+        let directory = try TemporaryDirectory()
+        let daemon = try DaemonProcess(dataDirectory: directory.path)
+        let up = try SelfHealBinary.run(["status", "--data-dir", directory.path])
+        #expect(up.status == 0, "\(up.stderr)")
+        #expect(
+            up.stdout.hasPrefix(
+                "daemon: up (pid \(daemon.pid)), answers on \(daemon.socketPath) (selfheal \(SelfHealVersion.current))\n"
+            ),
+            "\(up.stdout)"
+        )
+        let json = try SelfHealBinary.run(["status", "--data-dir", directory.path, "--format", "json"])
+        let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        let daemonObject = try #require(object?["daemon"] as? [String: Any])
+        #expect(daemonObject["answers"] as? Bool == true)
+        #expect(daemonObject["version"] as? String == SelfHealVersion.current)
+
+        kill(daemon.pid, SIGSTOP)
+        let stopped = try SelfHealBinary.run(["status", "--data-dir", directory.path])
+        kill(daemon.pid, SIGCONT)
+        #expect(stopped.status == 3)
+        #expect(
+            stopped.stdout.hasPrefix("daemon: up (pid \(daemon.pid)) but does not answer on \(daemon.socketPath): "),
+            "\(stopped.stdout)"
+        )
+        #expect(stopped.stdout.contains("did not answer in time"), "\(stopped.stdout)")
+
+        let status = daemon.stop()
+        #expect(status == 0, "\(daemon.log)")
+        let down = try SelfHealBinary.run(["status", "--data-dir", directory.path])
+        #expect(down.status == 3)
+        #expect(down.stdout.hasPrefix("daemon: down\nlast seq: 0\n"), "\(down.stdout)")
+        #expect(down.stderr.isEmpty, "\(down.stderr)")
+    }
+
+    /// Connections waiting to be accepted when a shutdown starts are refused cleanly: the daemon exits 0. (Closing
+    /// them before NIO had registered them crashed it: the SIGSTOP of the status test above found it.) The
+    /// connections are queued while the daemon is stopped, with SIGTERM pending, so they are accepted as it stops.
+    @Test func connectionsAcceptedDuringShutdownAreRefusedAndTheDaemonExitsCleanly() throws {
+        let directory = try TemporaryDirectory()
+        let daemon = try DaemonProcess(dataDirectory: directory.path)
+        let client = try daemon.client()
+        try client.send(line: Self.event("checkout", "pool.warning"))
+        #expect(try client.sync().accepted == 1, "the event was not stored")
+        kill(daemon.pid, SIGSTOP)
+        let waiting = try (0..<32).map { _ in try IngestClient.connect(socketPath: daemon.socketPath) }
+        defer { for descriptor in waiting { close(descriptor) } }
+        kill(daemon.pid, SIGTERM)
+        kill(daemon.pid, SIGCONT)
+        let status = daemon.stop()
+        #expect(status == 0, "\(daemon.log)")
+        #expect(daemon.terminationReason == .exit)
+        #expect(try Self.storedEvents(directory.path).count == 1)
+    }
 }
