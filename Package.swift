@@ -29,6 +29,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         // PostgreSQL (the SelfHealingPostgres integration).
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        // TLS to the central store (sslmode); postgres-nio builds it already.
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         // The HTTP tests read schema/openapi.yaml.
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
@@ -71,6 +73,8 @@ let package = Package(
                 "SelfHealEvents",
                 "SelfHealStore",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                // TLS to the central store (sslmode): postgres-nio's own TLS library, no new package.
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -2,12 +2,36 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import PostgresNIO
 import SelfHealStore
 import Synchronization
 
-/// Where the central store is: a `postgresql://USER[:PASSWORD]@HOST[:PORT]/DB` URL (also `postgres://`).
+/// Where the central store is: a `postgresql://USER[:PASSWORD]@HOST[:PORT]/DB[?sslmode=MODE&sslrootcert=FILE]`
+/// URL (also `postgres://`). `sslmode` has libpq's meanings and default (``TLSMode``); any other parameter is an
+/// error, never ignored.
 public struct FleetStoreURL: Sendable, Equatable, CustomStringConvertible {
+    /// Whether and how the connection is encrypted: libpq's `sslmode`, with its default, `prefer`.
+    public enum TLSMode: String, Sendable, CaseIterable {
+        /// Plain TCP.
+        case disable
+        /// TLS when the server offers it, else plain TCP; the certificate is not checked (libpq's default).
+        case prefer
+        /// TLS or no connection; the certificate is not checked.
+        case require
+        /// TLS, the server's certificate signed by `sslrootcert` (else the system's roots); any host name.
+        case verifyCA = "verify-ca"
+        /// As `verify-ca`, and the certificate names the URL's host (a host name, not an IP address).
+        case verifyFull = "verify-full"
+    }
+
+    /// The URL's `sslmode`.
+    public var tlsMode: TLSMode
+    /// The URL's `sslrootcert`: the CA certificates (PEM) the server's certificate is checked against.
+    public var rootCertificate: String?
+    /// The TLS context made from the two at parse time (so that a bad file is an error then), nil for `disable`.
+    private let tlsContext: NIOSSLContext?
+
     /// The server's host name or address.
     public var host: String
     /// The server's TCP port; 5432 unless given.
@@ -52,10 +76,74 @@ public struct FleetStoreURL: Sendable, Equatable, CustomStringConvertible {
         self.user = user
         self.password = components.password
         self.database = database
+        var mode = TLSMode.prefer
+        var rootCertificate: String?
+        for item in components.queryItems ?? [] {
+            switch item.name {
+            case "sslmode":
+                guard let value = item.value, let parsed = TLSMode(rawValue: value) else {
+                    throw StoreError(
+                        "the store URL's sslmode is \(item.value.map { "\"\($0)\"" } ?? "empty"): expected one of "
+                            + TLSMode.allCases.map(\.rawValue).joined(separator: ", ")
+                    )
+                }
+                mode = parsed
+            case "sslrootcert":
+                guard let value = item.value, !value.isEmpty else {
+                    throw StoreError("the store URL's sslrootcert is empty: give the path of a PEM file")
+                }
+                rootCertificate = value
+            default:
+                throw StoreError(
+                    "the store URL has a parameter selfheal does not know: \(item.name) (known: sslmode, sslrootcert)"
+                )
+            }
+        }
+        if rootCertificate != nil, mode != .verifyCA, mode != .verifyFull {
+            throw StoreError("sslrootcert is used with sslmode=verify-ca or sslmode=verify-full, not \(mode.rawValue)")
+        }
+        if mode == .verifyFull, host.isIPAddressLiteral {
+            throw StoreError(
+                "sslmode=verify-full checks the certificate against a host name, and \(host) is an address: "
+                    + "give the name the certificate holds, or use sslmode=verify-ca"
+            )
+        }
+        tlsMode = mode
+        self.rootCertificate = rootCertificate
+        tlsContext = try Self.tlsContext(mode, rootCertificate: rootCertificate)
     }
 
-    /// The URL without its password, for messages and logs.
-    public var description: String { "postgresql://\(user)@\(host):\(port)/\(database)" }
+    private static func tlsContext(_ mode: TLSMode, rootCertificate: String?) throws(StoreError) -> NIOSSLContext? {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        switch mode {
+        case .disable: return nil
+        case .prefer, .require: tls.certificateVerification = .none
+        case .verifyCA: tls.certificateVerification = .noHostnameVerification
+        case .verifyFull: tls.certificateVerification = .fullVerification
+        }
+        if let rootCertificate {
+            do {
+                tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(rootCertificate))
+            } catch {
+                throw StoreError("cannot read the store URL's sslrootcert \(rootCertificate): \(error)")
+            }
+        }
+        do {
+            return try NIOSSLContext(configuration: tls)
+        } catch {
+            throw StoreError("cannot set up TLS for the central store: \(error)")
+        }
+    }
+
+    public static func == (a: FleetStoreURL, b: FleetStoreURL) -> Bool {
+        (a.host, a.port, a.user, a.password, a.database) == (b.host, b.port, b.user, b.password, b.database)
+            && (a.tlsMode, a.rootCertificate) == (b.tlsMode, b.rootCertificate)
+    }
+
+    /// The URL without its password, for messages and logs (its sslmode when not the default).
+    public var description: String {
+        "postgresql://\(user)@\(host):\(port)/\(database)" + (tlsMode == .prefer ? "" : "?sslmode=\(tlsMode.rawValue)")
+    }
 
     /// A URL as given, its password (if any) replaced by `***`, for error messages.
     static func redacted(_ text: String) -> String {
@@ -64,18 +152,35 @@ public struct FleetStoreURL: Sendable, Equatable, CustomStringConvertible {
         return components.string ?? text
     }
 
-    /// The postgres-nio configuration of a connection to this server (no TLS: a local network's server).
+    /// The postgres-nio configuration of a connection to this server, TLS as `sslmode` says.
     public var configuration: PostgresConnection.Configuration {
+        let tls: PostgresConnection.Configuration.TLS =
+            switch (tlsMode, tlsContext) {
+            case (.prefer, let context?): .prefer(context)
+            case (.require, let context?), (.verifyCA, let context?), (.verifyFull, let context?): .require(context)
+            default: .disable
+            }
         var configuration = PostgresConnection.Configuration(
             host: host,
             port: port,
             username: user,
             password: password,
             database: database,
-            tls: .disable
+            tls: tls
         )
         configuration.options.connectTimeout = .seconds(5)
+        if tlsMode == .verifyFull { configuration.options.tlsServerName = host }
         return configuration
+    }
+}
+
+extension String {
+    /// Whether this is an IPv4 or IPv6 address rather than a name.
+    fileprivate var isIPAddressLiteral: Bool {
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        let bare = hasPrefix("[") && hasSuffix("]") ? String(dropFirst().dropLast()) : self
+        return inet_pton(AF_INET, bare, &v4) == 1 || inet_pton(AF_INET6, bare, &v6) == 1
     }
 }
 
@@ -262,7 +367,9 @@ public enum FleetDatabase {
         guard let error = error as? PSQLError else { return false }
         if error.serverInfo?[.sqlState] == "57P03" { return true }
         switch error.code {
-        case .connectionError, .serverClosedConnection: return true
+        // A TLS handshake that failed (a certificate not trusted) fails again: not worth waiting for.
+        case .connectionError: return !(error.underlying is NIOSSLError || error.underlying is NIOSSLExtraError)
+        case .serverClosedConnection: return true
         default: return false
         }
     }
@@ -278,7 +385,14 @@ public enum FleetDatabase {
                 return message + code
             }
             switch error.code {
-            case .connectionError: return "connection failed: \(error.underlying.map { "\($0)" } ?? "unreachable")"
+            case .sslUnsupported:
+                return "the server does not take TLS connections, and the URL's sslmode requires TLS"
+            case .connectionError:
+                if let underlying = error.underlying, underlying is NIOSSLError || underlying is NIOSSLExtraError {
+                    return "TLS failed: \(underlying) (is the server's certificate signed by the URL's sslrootcert, "
+                        + "and does it name the host?)"
+                }
+                return "connection failed: \(error.underlying.map { "\($0)" } ?? "unreachable")"
             case .serverClosedConnection, .clientClosedConnection: return "the connection closed"
             default: return "\(error.code)"
             }

@@ -35,8 +35,9 @@ final class TestPostgresServer: Sendable {
         sharedServer.withLock { $0?.stop() }
     }
 
-    /// Starts a new server; its data go when ``stop()`` is called.
-    static func start(maxConnections: Int = 100) throws -> TestPostgresServer {
+    /// Starts a new server; its data go when ``stop()`` is called. With `tls`, the server takes TLS connections
+    /// with a certificate for `localhost` and 127.0.0.1 signed by a CA of its own (``caCertificate``).
+    static func start(maxConnections: Int = 100, tls: Bool = false) throws -> TestPostgresServer {
         let versions = (try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []
         guard
             let bin = versions.sorted(by: { $0.compare($1, options: .numeric) == .orderedAscending })
@@ -49,17 +50,90 @@ final class TestPostgresServer: Sendable {
             )
         }
         let directory = try makeTemporaryDirectory()
-        let server = TestPostgresServer(directory: directory, port: try freePort(), bin: bin)
+        let server = TestPostgresServer(directory: directory, port: try freePort(), bin: bin, tls: tls)
         try server.run("initdb", ["-D", "\(directory)/data", "--auth=trust", "--username=postgres", "--encoding=UTF8"])
+        if tls { try server.makeCertificates() }
         try server.resume(maxConnections: maxConnections)
         try server.watchTestProcess()
         return server
     }
 
-    private init(directory: String, port: Int, bin: String) {
+    private init(directory: String, port: Int, bin: String, tls: Bool) {
         self.directory = directory
         self.port = port
         self.bin = bin
+        self.tls = tls
+    }
+
+    /// Whether the server takes TLS connections.
+    let tls: Bool
+    /// The CA that signed the server's certificate (PEM), with `tls`.
+    var caCertificate: String { "\(directory)/tls/ca.pem" }
+    /// Another CA, which signed nothing the server has (PEM), with `tls`.
+    var otherCACertificate: String { "\(directory)/tls/other-ca.pem" }
+
+    /// A CA, another CA, and a server certificate signed by the first for `localhost` and 127.0.0.1, with
+    /// openssl; the server's key readable by the server's user only, as PostgreSQL requires.
+    private func makeCertificates() throws {
+        let tls = "\(directory)/tls"
+        try FileManager.default.createDirectory(atPath: tls, withIntermediateDirectories: true)
+        let openssl = "/usr/bin/openssl"
+        guard FileManager.default.isExecutableFile(atPath: openssl) else {
+            throw SetupError(description: "openssl is not installed: the TLS tests need Debian's openssl package")
+        }
+        for ca in ["ca", "other-ca"] {
+            try run(
+                openssl,
+                [
+                    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=selfheal test \(ca)",
+                    "-keyout", "\(tls)/\(ca).key", "-out", "\(tls)/\(ca).pem",
+                ],
+                asServer: false
+            )
+        }
+        try run(
+            openssl,
+            [
+                "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", "\(tls)/server.key",
+                "-out", "\(tls)/server.csr",
+            ],
+            asServer: false
+        )
+        /// A certificate of the CA for `csr`'s key, with these subject alternative names.
+        func sign(_ name: String, names: String) throws {
+            try "subjectAltName=\(names)\n".write(toFile: "\(tls)/\(name).ext", atomically: true, encoding: .utf8)
+            try run(
+                openssl,
+                [
+                    "x509", "-req", "-in", "\(tls)/\(name).csr", "-CA", "\(tls)/ca.pem", "-CAkey", "\(tls)/ca.key",
+                    "-CAcreateserial", "-days", "2", "-extfile", "\(tls)/\(name).ext", "-out", "\(tls)/\(name).pem",
+                ],
+                asServer: false
+            )
+        }
+        try sign("server", names: "DNS:localhost,IP:127.0.0.1")
+        // The same key in a certificate that names another host: `useCertificate(namingLocalhost: false)`.
+        try run(
+            openssl,
+            [
+                "req", "-new", "-key", "\(tls)/server.key", "-subj", "/CN=elsewhere.invalid", "-out",
+                "\(tls)/elsewhere.csr",
+            ],
+            asServer: false
+        )
+        try sign("elsewhere", names: "DNS:elsewhere.invalid")
+        // In postgresql.conf, not on the command line, which would win over `ALTER SYSTEM` (useCertificate).
+        let settings = "\nssl = on\nssl_cert_file = '\(tls)/server.pem'\nssl_key_file = '\(tls)/server.key'\n"
+        let conf = try FileHandle(forWritingTo: URL(fileURLWithPath: "\(directory)/data/postgresql.conf"))
+        try conf.seekToEnd()
+        try conf.write(contentsOf: Data(settings.utf8))
+        try conf.close()
+        chmod("\(tls)/server.key", 0o600)
+        if getuid() == 0, let user = getpwnam("postgres") {
+            for file in ["server.key", "server.pem", "elsewhere.pem"] {
+                chown("\(tls)/\(file)", user.pointee.pw_uid, user.pointee.pw_gid)
+            }
+        }
     }
 
     /// The URL of a database of the server.
@@ -106,6 +180,19 @@ final class TestPostgresServer: Sendable {
         )
     }
 
+    /// Serves the certificate for `localhost` and 127.0.0.1, or one for `elsewhere.invalid` only (the
+    /// same CA and key), from the next connection on: a configuration reload, waited for.
+    func useCertificate(namingLocalhost: Bool) throws {
+        let file = "\(directory)/tls/\(namingLocalhost ? "server" : "elsewhere").pem"
+        try psql("ALTER SYSTEM SET ssl_cert_file = '\(file)'")
+        try psql("SELECT pg_reload_conf()")
+        let deadline = Date().addingTimeInterval(30)
+        while try psql("SHOW ssl_cert_file") != file {
+            guard Date() < deadline else { throw SetupError(description: "the server did not reload its certificate") }
+            usleep(20_000)
+        }
+    }
+
     /// Stops the server and removes its data.
     func stop() {
         _ = try? run("pg_ctl", ["-D", "\(directory)/data", "-m", "immediate", "-w", "stop"])
@@ -146,10 +233,12 @@ final class TestPostgresServer: Sendable {
     /// posix_spawn and waitpid, not Foundation's Process: the server that `pg_ctl start` leaves running inherits
     /// the descriptors Process watches, and its wait would never end.
     @discardableResult
-    private func run(_ program: String, _ arguments: [String]) throws -> String {
+    private func run(_ program: String, _ arguments: [String], asServer: Bool = true) throws -> String {
+        let path = program.hasPrefix("/") ? program : "\(bin)/\(program)"
         let argv =
-            (getuid() == 0 ? ["/usr/sbin/runuser", "-u", "postgres", "--"] : []) + ["\(bin)/\(program)"] + arguments
-        let outputPath = "\(directory)/\(program)-\(UInt64.random(in: 0...UInt64.max)).out"
+            (getuid() == 0 && asServer ? ["/usr/sbin/runuser", "-u", "postgres", "--"] : []) + [path] + arguments
+        let outputPath =
+            "\(directory)/\((program as NSString).lastPathComponent)-\(UInt64.random(in: 0...UInt64.max)).out"
         defer { unlink(outputPath) }
         let pid = try spawn(argv, output: outputPath)
         var status: Int32 = 0
