@@ -26,9 +26,9 @@ public struct FleetStoreURL: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// The URL's `sslmode`.
-    public var tlsMode: TLSMode
+    public let tlsMode: TLSMode
     /// The URL's `sslrootcert`: the CA certificates (PEM) the server's certificate is checked against.
-    public var rootCertificate: String?
+    public let rootCertificate: String?
     /// The TLS context made from the two at parse time (so that a bad file is an error then), nil for `disable`.
     private let tlsContext: NIOSSLContext?
 
