@@ -360,6 +360,11 @@ public enum FleetDatabase {
         }
     }
 
+    /// Whether a connection failed in its TLS handshake (a certificate refused, a host it does not name).
+    private static func isTLSFailure(_ error: PSQLError) -> Bool {
+        error.underlying is NIOSSLError || error.underlying is NIOSSLExtraError
+    }
+
     /// Whether a connection attempt failed because the server cannot be reached now (a retry may succeed):
     /// no answer or a refused connection, or PostgreSQL saying it is starting up or shutting down (SQLSTATE
     /// 57P03, `cannot_connect_now`).
@@ -368,7 +373,7 @@ public enum FleetDatabase {
         if error.serverInfo?[.sqlState] == "57P03" { return true }
         switch error.code {
         // A TLS handshake that failed (a certificate not trusted) fails again: not worth waiting for.
-        case .connectionError: return !(error.underlying is NIOSSLError || error.underlying is NIOSSLExtraError)
+        case .connectionError: return !isTLSFailure(error)
         case .serverClosedConnection: return true
         default: return false
         }
@@ -388,7 +393,7 @@ public enum FleetDatabase {
             case .sslUnsupported:
                 return "the server does not take TLS connections, and the URL's sslmode requires TLS"
             case .connectionError:
-                if let underlying = error.underlying, underlying is NIOSSLError || underlying is NIOSSLExtraError {
+                if isTLSFailure(error), let underlying = error.underlying {
                     return "TLS failed: \(underlying) (is the server's certificate signed by the URL's sslrootcert, "
                         + "and does it name the host?)"
                 }
